@@ -1,0 +1,1 @@
+"""Mnemo: a local-first memory layer for LLMs served by llama.cpp."""

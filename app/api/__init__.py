@@ -1,0 +1,1 @@
+"""HTTP routes; the only package that knows about FastAPI."""

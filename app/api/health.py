@@ -1,0 +1,33 @@
+"""Liveness and readiness."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter
+from fastapi.responses import JSONResponse
+
+from app.api.deps import ServicesDep
+from app.errors import MnemoError
+
+router = APIRouter(tags=["health"])
+
+
+@router.get("/health", summary="Liveness", description="200 while the process serves requests.")
+async def health() -> dict[str, str]:
+    return {"status": "ok"}
+
+
+@router.get(
+    "/ready",
+    summary="Readiness",
+    description="200 when llama.cpp and Chroma both answer, else 503 naming what is down.",
+)
+async def ready(services: ServicesDep) -> JSONResponse:
+    checks: dict[str, str] = {}
+    checks["llm"] = "ok" if await services.llm.healthy() else "unavailable"
+    try:
+        await services.store.ping()
+        checks["store"] = "ok"
+    except MnemoError as exc:
+        checks["store"] = exc.message
+    ok = all(v == "ok" for v in checks.values())
+    return JSONResponse({"status": "ready" if ok else "unavailable", **checks}, status_code=200 if ok else 503)

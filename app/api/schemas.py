@@ -1,0 +1,207 @@
+"""Request and response bodies of the HTTP API."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Annotated, Literal
+
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field
+
+from app.api.deps import ConversationIdStr
+from app.context.builder import PromptContext
+from app.memory.types import Memory, Summary, Turn, Usage
+
+MAX_MESSAGE_CHARS = 200_000
+
+
+def not_blank(value: str) -> str:
+    if not value.strip():
+        raise ValueError("must not be blank")
+    return value
+
+
+def as_utc(value: datetime | None) -> datetime | None:
+    if value is not None and value.tzinfo is None:
+        return value.replace(tzinfo=UTC)
+    return value
+
+
+Text = Annotated[str, Field(max_length=MAX_MESSAGE_CHARS), AfterValidator(not_blank)]
+
+
+class Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class ChatRequest(Strict):
+    conversation_id: ConversationIdStr
+    message: Text
+    stream: bool = True
+    max_tokens: int | None = Field(None, ge=1, le=32768, description="Room for the reply, in tokens")
+    temperature: float | None = Field(None, ge=0.0, le=2.0)
+
+
+class MemoryOut(BaseModel):
+    id: str
+    content: str
+    score: float
+    created_at: datetime
+    role: str
+    name: str | None = None
+    turn_index: int
+
+    @classmethod
+    def of(cls, memory: Memory) -> MemoryOut:
+        turn = memory.turn
+        return cls(
+            id=turn.id,
+            content=turn.content,
+            score=memory.score,
+            created_at=turn.created_at,
+            role=turn.role,
+            name=turn.name,
+            turn_index=turn.turn_index,
+        )
+
+
+class UsageOut(BaseModel):
+    prompt_tokens: int
+    completion_tokens: int
+    cached_tokens: int = Field(description="Prompt tokens llama.cpp reused from its cache")
+    evaluated_tokens: int = Field(description="Prompt tokens llama.cpp had to evaluate")
+
+    @classmethod
+    def of(cls, usage: Usage) -> UsageOut:
+        return cls(
+            prompt_tokens=usage.prompt_tokens,
+            completion_tokens=usage.completion_tokens,
+            cached_tokens=usage.cached_tokens,
+            evaluated_tokens=usage.evaluated_tokens,
+        )
+
+
+class ChatResponse(BaseModel):
+    conversation_id: str
+    reply: str
+    memories: list[MemoryOut]
+    usage: UsageOut
+    turn_index: int = Field(description="Index of the stored user turn; the reply is the next one")
+    finish_reason: str | None = None
+
+
+class MessageIn(Strict):
+    role: Literal["user", "assistant", "system"]
+    content: Text
+    name: str | None = Field(None, max_length=200)
+    created_at: Annotated[datetime | None, AfterValidator(as_utc)] = None
+
+
+class ImportRequest(Strict):
+    messages: list[MessageIn] = Field(min_length=1, max_length=1000)
+
+
+class ImportResponse(BaseModel):
+    conversation_id: str
+    ids: list[str]
+    turn_indices: list[int]
+
+
+class MessageOut(BaseModel):
+    id: str
+    role: str
+    content: str
+    name: str | None
+    turn_index: int
+    created_at: datetime
+    incomplete: bool
+
+    @classmethod
+    def of(cls, turn: Turn) -> MessageOut:
+        return cls(
+            id=turn.id,
+            role=turn.role,
+            content=turn.content,
+            name=turn.name,
+            turn_index=turn.turn_index,
+            created_at=turn.created_at,
+            incomplete=turn.incomplete,
+        )
+
+
+class MessagesPage(BaseModel):
+    conversation_id: str
+    messages: list[MessageOut]
+    total: int
+    offset: int
+    limit: int
+    next_offset: int | None
+
+
+class ContextRequest(Strict):
+    query: Text
+    max_tokens: int | None = Field(None, ge=1, le=1_000_000, description="Cap on the prompt's tokens")
+
+
+class SummaryOut(BaseModel):
+    id: str
+    level: int
+    turn_from: int
+    turn_to: int
+    covers_from: datetime
+    covers_to: datetime
+    created_at: datetime
+    content: str
+
+    @classmethod
+    def of(cls, summary: Summary) -> SummaryOut:
+        return cls(
+            id=summary.id,
+            level=summary.level,
+            turn_from=summary.turn_from,
+            turn_to=summary.turn_to,
+            covers_from=summary.covers_from,
+            covers_to=summary.covers_to,
+            created_at=summary.created_at,
+            content=summary.content,
+        )
+
+
+class ContextResponse(BaseModel):
+    conversation_id: str
+    messages: list[dict[str, str]]
+    memories: list[MemoryOut]
+    summary: SummaryOut | None
+    window_turns: int
+    prompt_tokens: int
+    budget: int
+
+    @classmethod
+    def of(cls, ctx: PromptContext) -> ContextResponse:
+        return cls(
+            conversation_id=ctx.conversation_id,
+            messages=ctx.messages,
+            memories=[MemoryOut.of(m) for m in ctx.memories],
+            summary=SummaryOut.of(ctx.summary) if ctx.summary else None,
+            window_turns=len(ctx.window),
+            prompt_tokens=ctx.prompt_tokens,
+            budget=ctx.budget,
+        )
+
+
+class SummariesOut(BaseModel):
+    conversation_id: str
+    summaries: list[SummaryOut]
+
+
+class DeleteResponse(BaseModel):
+    conversation_id: str
+    deleted: int
+
+
+class ErrorBody(BaseModel):
+    code: str
+    message: str
+
+
+class ErrorResponse(BaseModel):
+    error: ErrorBody

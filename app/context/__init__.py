@@ -1,0 +1,1 @@
+"""Per-turn context: the prompt layout, the token budget and the LLMContextManager."""

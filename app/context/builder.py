@@ -1,0 +1,107 @@
+"""Assembling one turn's prompt: window and summary, recalled memories, fitted to the budget."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from app.context.budget import fit
+from app.context.prompt import MEMORY_FOOTER, MEMORY_HEADER, Message, build_messages, memory_label, turn_content
+from app.errors import InvalidInput, MessageTooLarge
+from app.llm.client import LLM
+from app.llm.tokens import TokenCounter
+from app.memory.history import History
+from app.memory.retriever import Retriever
+from app.memory.types import Memory, Summary, Turn
+
+# Template tokens around one message (Gemma: "<start_of_turn>user\n" ... "<end_of_turn>\n").
+# An estimate only: every prompt is counted exactly before it is used.
+MESSAGE_OVERHEAD = 6
+FIT_ATTEMPTS = 4
+
+
+@dataclass(frozen=True)
+class PromptContext:
+    """What one turn sends to the model, and why."""
+
+    conversation_id: str
+    messages: list[Message]
+    memories: list[Memory]
+    summary: Summary | None
+    window: list[Turn]
+    prompt_tokens: int
+    budget: int
+    next_index: int
+
+
+class ContextBuilder:
+    """Builds the prompt for a new message in a conversation, exactly inside a token budget."""
+
+    def __init__(
+        self,
+        history: History,
+        retriever: Retriever,
+        counter: TokenCounter,
+        llm: LLM,
+        system_prompt: str,
+        window_max_turns: int,
+        context_tokens: int = 0,
+    ) -> None:
+        self._history = history
+        self._retriever = retriever
+        self._counter = counter
+        self._llm = llm
+        self._system = system_prompt
+        self._window_max = window_max_turns
+        self._context_tokens = context_tokens
+
+    async def context_size(self) -> int:
+        """Tokens one request may use: the server's per-slot context unless configured lower."""
+        n_ctx = (await self._llm.info()).n_ctx
+        if self._context_tokens and (not n_ctx or self._context_tokens < n_ctx):
+            return self._context_tokens
+        return n_ctx
+
+    async def prompt_budget(self, reply_tokens: int) -> int:
+        """Tokens left for the prompt once the reply's room is set aside."""
+        size = await self.context_size()
+        budget = size - reply_tokens
+        if budget <= 0:
+            raise InvalidInput(
+                f"max_tokens={reply_tokens} leaves no room for the prompt in a context of {size} tokens."
+            )
+        return budget
+
+    async def build(self, conversation_id: str, message: str, budget: int) -> PromptContext:
+        next_index = await self._history.next_index(conversation_id)
+        summary = await self._history.latest_summary(conversation_id)
+        start = summary.turn_to + 1 if summary else 0
+        start = max(start, next_index - self._window_max)
+        window = await self._history.read(conversation_id, start, next_index)
+        in_window = frozenset(t.content.strip() for t in window)
+        memories = await self._retriever.retrieve(conversation_id, message, before=start, exclude=in_window)
+
+        fixed = await self._counter.prompt(build_messages(self._system, summary, [], [], message))
+        window_costs = [await self._counter.text(turn_content(t)) + MESSAGE_OVERHEAD for t in window]
+        memory_costs = [await self._counter.text(memory_label(m)) + 1 for m in memories]
+        block_cost = await self._counter.text(f"{MEMORY_HEADER}\n{MEMORY_FOOTER}\n\n") + 1
+
+        target = budget
+        for _ in range(FIT_ATTEMPTS):
+            plan = fit(fixed, window_costs, memory_costs, target, block_cost)
+            kept_memories = memories[: plan.memories]
+            kept_window = window[plan.window_start :]
+            messages = build_messages(self._system, summary, kept_window, kept_memories, message)
+            tokens = await self._counter.prompt(messages)
+            if tokens <= budget:
+                return PromptContext(
+                    conversation_id=conversation_id,
+                    messages=messages,
+                    memories=kept_memories,
+                    summary=summary,
+                    window=kept_window,
+                    prompt_tokens=tokens,
+                    budget=budget,
+                    next_index=next_index,
+                )
+            target -= tokens - budget
+        raise MessageTooLarge(f"Could not fit the prompt into {budget} tokens; send a shorter message.")

@@ -1,0 +1,82 @@
+"""The prompt layout (pure): stable prefix first, recent window next, recalled memories last.
+
+llama.cpp reuses the KV cache for the longest common prefix of the previous prompt, so
+what changes every turn (the memories) goes at the very end, inside the newest user
+message, and nothing before it changes between summaries.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+
+from app.memory.types import Memory, Summary, Turn
+
+Message = dict[str, str]
+
+MEMORY_HEADER = "Memories recalled from earlier in this conversation:"
+MEMORY_FOOTER = "(End of memories.)"
+
+
+def when(moment: datetime) -> str:
+    return moment.strftime("%Y-%m-%d %H:%M UTC")
+
+
+def memory_label(memory: Memory) -> str:
+    """One recalled turn, tagged with its time, speaker and relevance."""
+    turn = memory.turn
+    speaker = turn.name or turn.role
+    return f"[{when(turn.created_at)} | {speaker} | relevance {memory.score:.2f}] {turn.content}"
+
+
+def memory_block(memories: Sequence[Memory]) -> str:
+    """The labelled block placed ahead of the user's words; chronological for easy reading."""
+    if not memories:
+        return ""
+    ordered = sorted(memories, key=lambda m: m.turn.turn_index)
+    lines = [MEMORY_HEADER, *(memory_label(m) for m in ordered), MEMORY_FOOTER]
+    return "\n".join(lines) + "\n\n"
+
+
+def system_content(system_prompt: str, summary: Summary | None) -> str:
+    if summary is None:
+        return system_prompt
+    span = f"{summary.covers_from:%Y-%m-%d} to {summary.covers_to:%Y-%m-%d}"
+    return (
+        f"{system_prompt}\n\nSummary of the conversation so far "
+        f"(turns {summary.turn_from}-{summary.turn_to}, {span}):\n{summary.content}"
+    )
+
+
+def turn_content(turn: Turn) -> str:
+    return f"{turn.name}: {turn.content}" if turn.name and turn.role == "user" else turn.content
+
+
+def alternate(messages: Sequence[Message]) -> list[Message]:
+    """User/assistant strictly alternating, starting with the user (Gemma's template demands it).
+
+    Leading assistant turns are dropped; consecutive turns of one role (a reply that
+    failed before its first token) are joined.
+    """
+    result: list[Message] = []
+    for message in messages:
+        if not result and message["role"] != "user":
+            continue
+        if result and result[-1]["role"] == message["role"]:
+            result[-1] = {"role": message["role"], "content": f"{result[-1]['content']}\n\n{message['content']}"}
+        else:
+            result.append(dict(message))
+    return result
+
+
+def build_messages(
+    system_prompt: str,
+    summary: Summary | None,
+    window: Sequence[Turn],
+    memories: Sequence[Memory],
+    message: str,
+) -> list[Message]:
+    """The exact chat messages sent to llama.cpp for one turn."""
+    history = [{"role": t.role, "content": turn_content(t)} for t in window if t.role != "system"]
+    current = {"role": "user", "content": memory_block(memories) + message}
+    return [{"role": "system", "content": system_content(system_prompt, summary)}, *alternate([*history, current])]

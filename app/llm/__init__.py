@@ -1,0 +1,1 @@
+"""The llama.cpp side: HTTP client, token counting and the server process."""

@@ -1,0 +1,88 @@
+"""The FastAPI application: parts built once in the lifespan, routers, one error shape."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from starlette.exceptions import HTTPException
+
+from app.api import chat, conversations, health
+from app.errors import MnemoError
+from app.services import Services, open_services
+from app.settings import Settings
+
+log = logging.getLogger("mnemo")
+
+
+def error_response(status: int, code: str, message: str) -> JSONResponse:
+    return JSONResponse({"error": {"code": code, "message": message}}, status_code=status)
+
+
+def describe(errors: Any) -> tuple[str, str]:
+    """A readable message (and code) from pydantic's validation errors."""
+    parts = []
+    code = "invalid_input"
+    for error in errors:
+        if error.get("type") == "json_invalid":
+            return "invalid_json", f"The request body is not valid JSON: {error.get('ctx', {}).get('error', '')}"
+        loc = [str(p) for p in error.get("loc", ()) if p not in ("body", "path", "query")]
+        message = str(error.get("msg", "invalid")).removeprefix("Value error, ")
+        parts.append(f"{'.'.join(loc) or 'body'}: {message}")
+    return code, "; ".join(parts)
+
+
+def install_error_handlers(app: FastAPI) -> None:
+    @app.exception_handler(MnemoError)
+    async def mnemo_error(_: Request, exc: MnemoError) -> JSONResponse:
+        return error_response(exc.status_code, exc.code, exc.message)
+
+    @app.exception_handler(RequestValidationError)
+    async def validation_error(_: Request, exc: RequestValidationError) -> JSONResponse:
+        code, message = describe(exc.errors())
+        return error_response(422, code, message)
+
+    @app.exception_handler(HTTPException)
+    async def http_error(_: Request, exc: HTTPException) -> JSONResponse:
+        code = {404: "not_found", 405: "method_not_allowed"}.get(exc.status_code, "http_error")
+        return error_response(exc.status_code, code, str(exc.detail))
+
+    @app.exception_handler(Exception)
+    async def unexpected(_: Request, exc: Exception) -> JSONResponse:
+        log.exception("unexpected error", exc_info=exc)
+        return error_response(500, "internal_error", "Mnemo failed unexpectedly; see its log.")
+
+
+def create_app(settings: Settings | None = None, services: Services | None = None) -> FastAPI:
+    """The service; pass `services` to run it on other parts (tests use fakes)."""
+    settings = settings or Settings()
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        if services is not None:
+            app.state.services = services
+            try:
+                yield
+            finally:
+                await services.scheduler.aclose()
+            return
+        async with open_services(settings) as built:
+            app.state.services = built
+            yield
+
+    app = FastAPI(
+        title="Mnemo",
+        version="0.1.0",
+        summary="A local-first memory layer for LLMs served by llama.cpp",
+        lifespan=lifespan,
+    )
+    install_error_handlers(app)
+    app.include_router(chat.router)
+    app.include_router(conversations.router)
+    app.include_router(health.router)
+    return app

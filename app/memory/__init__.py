@@ -1,0 +1,1 @@
+"""Conversation memory: embedding, storage in Chroma, retrieval and summaries."""

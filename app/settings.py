@@ -1,0 +1,68 @@
+"""Configuration, read from the environment (prefix MNEMO_) and an optional .env file."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from pydantic import Field, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class Settings(BaseSettings):
+    """Every knob of the service; see .env.example for one line on each."""
+
+    model_config = SettingsConfigDict(env_prefix="MNEMO_", env_file=".env", extra="ignore")
+
+    # Service
+    host: str = "127.0.0.1"
+    port: int = Field(8000, ge=1, le=65535)
+    data_dir: Path = Path("./data")
+    tenant: str = "default"
+    log_level: str = "info"
+
+    # llama.cpp server
+    llm_base_url: str = ""
+    llama_port: int = Field(8080, ge=1, le=65535)
+    llama_ctx: int = Field(8192, ge=512)
+    llama_slots: int = Field(2, ge=1)
+    llama_threads: int = Field(0, ge=0)
+    llm_model: str = "gemma-3-270m-it"
+    llm_timeout: float = Field(120.0, gt=0)
+    llm_connect_timeout: float = Field(5.0, gt=0)
+
+    # Prompt and token budget
+    system_prompt: str = (
+        "You are a helpful assistant with a long-term memory of this conversation. "
+        "A message may start with memories recalled from earlier in the conversation; "
+        "use them when they help you answer."
+    )
+    context_tokens: int = Field(0, ge=0)
+    reply_tokens: int = Field(512, ge=16)
+
+    # Memory
+    embedding_model_path: str = ""
+    chroma_url: str = ""
+    top_k: int = Field(5, ge=0, le=50)
+    score_threshold: float = Field(0.3, ge=-1.0, le=1.0)
+    window_min_turns: int = Field(4, ge=0)
+    window_max_turns: int = Field(16, ge=2)
+    summary_every: int = Field(5, ge=1)
+    summary_tokens: int = Field(256, ge=32)
+
+    @field_validator("llm_base_url")
+    @classmethod
+    def _strip_slash(cls, value: str) -> str:
+        return value.rstrip("/")
+
+    @property
+    def llm_url(self) -> str:
+        """The llama.cpp server Mnemo talks to: the configured one, else the local one."""
+        return self.llm_base_url or f"http://127.0.0.1:{self.llama_port}"
+
+    @property
+    def chroma_dir(self) -> Path:
+        return self.data_dir / "chroma"
+
+    @property
+    def model_dir(self) -> Path:
+        return self.data_dir / "models"

@@ -1,0 +1,63 @@
+"""Fixtures for tests on fakes: a real Chroma on disk, a hashing embedder, a scripted model."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import chromadb
+import httpx
+import pytest
+from asgi_lifespan import LifespanManager
+from chromadb.config import Settings as ChromaSettings
+
+from app.main import create_app
+from app.memory.store import ChromaStore
+from app.services import Services
+from app.settings import Settings
+from tests.fakes import FakeLLM, HashEmbedder
+
+
+@pytest.fixture
+def settings(tmp_path: Path) -> Settings:
+    return Settings(
+        _env_file=None,  # type: ignore[call-arg]
+        data_dir=tmp_path,
+        reply_tokens=64,
+        score_threshold=0.2,
+        window_max_turns=6,
+        window_min_turns=2,
+        summary_every=2,
+    )
+
+
+@pytest.fixture
+def store(tmp_path: Path) -> ChromaStore:
+    client = chromadb.PersistentClient(
+        path=str(tmp_path / "chroma"), settings=ChromaSettings(anonymized_telemetry=False)
+    )
+    return ChromaStore(client)
+
+
+@pytest.fixture
+def llm() -> FakeLLM:
+    return FakeLLM()
+
+
+@pytest.fixture
+def embedder() -> HashEmbedder:
+    return HashEmbedder()
+
+
+@pytest.fixture
+def services(settings: Settings, llm: FakeLLM, store: ChromaStore, embedder: HashEmbedder) -> Services:
+    return Services.assemble(settings, llm, store, embedder)
+
+
+@pytest.fixture
+async def client(settings: Settings, services: Services) -> AsyncIterator[httpx.AsyncClient]:
+    app = create_app(settings, services)
+    async with LifespanManager(app) as manager:
+        transport = httpx.ASGITransport(app=manager.app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://mnemo") as http:
+            yield http

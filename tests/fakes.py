@@ -1,0 +1,122 @@
+"""Deterministic stand-ins for the embedder and llama.cpp, for unit and API tests."""
+
+from __future__ import annotations
+
+import hashlib
+import math
+import re
+from collections.abc import AsyncIterator, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from app.errors import LLMFailed, LLMUnavailable
+from app.llm.client import ChatMessage, Delta, Finished, ServerInfo, StreamEvent
+from app.memory.types import Usage
+
+WORD = re.compile(r"[a-z0-9]+")
+
+
+class HashEmbedder:
+    """Bag of words hashed into a unit vector: texts sharing words are similar."""
+
+    def __init__(self, dimensions: int = 384) -> None:
+        self.dimensions = dimensions
+        self.calls: list[list[str]] = []
+
+    def vector(self, text: str) -> list[float]:
+        vec = [0.0] * self.dimensions
+        for word in WORD.findall(text.lower()):
+            digest = hashlib.blake2b(word.encode(), digest_size=4).digest()
+            vec[int.from_bytes(digest, "big") % self.dimensions] += 1.0
+        norm = math.sqrt(sum(x * x for x in vec)) or 1.0
+        return [x / norm for x in vec]
+
+    async def embed(self, texts: list[str]) -> list[list[float]]:
+        self.calls.append(list(texts))
+        return [self.vector(t) for t in texts]
+
+
+def count_words(text: str) -> int:
+    return len(text.split())
+
+
+@dataclass
+class Script:
+    """What the fake model answers: chunks, then usage; optionally a failure after `fail_after`."""
+
+    chunks: list[str] = field(default_factory=lambda: ["Hello", " there", "!"])
+    fail_after: int | None = None
+    unavailable: bool = False
+    reject: bool = False
+
+
+class FakeStream:
+    def __init__(self, llm: FakeLLM, messages: Sequence[ChatMessage], params: Mapping[str, Any]) -> None:
+        self._llm = llm
+        self.messages = list(messages)
+        self.params = dict(params)
+        self.closed = False
+
+    async def open(self) -> None:
+        script = self._llm.script
+        if script.unavailable:
+            raise LLMUnavailable("llama.cpp is not reachable: fake")
+        if script.reject:
+            raise LLMFailed("llama.cpp rejected the request (400): fake")
+
+    async def events(self) -> AsyncIterator[StreamEvent]:
+        script = self._llm.script
+        for n, chunk in enumerate(script.chunks):
+            if script.fail_after is not None and n == script.fail_after:
+                raise LLMFailed("llama.cpp broke off the reply: fake")
+            yield Delta(chunk)
+        prompt = await self._llm.count_prompt(self.messages)
+        yield Finished(Usage(prompt, len(script.chunks), prompt // 2, prompt - prompt // 2), "stop")
+
+    async def aclose(self) -> None:
+        self.closed = True
+
+
+class FakeLLM:
+    """A model server that counts one token per word, plus 4 per message of template."""
+
+    def __init__(self, n_ctx: int = 4096, slots: int = 2) -> None:
+        self.script = Script()
+        self.n_ctx = n_ctx
+        self.slots = slots
+        self.streams: list[FakeStream] = []
+        self.completions: list[list[ChatMessage]] = []
+        self.summary_text = "They talked about things."
+        self.fail_summaries = False
+        self.up = True
+
+    async def count_text(self, text: str) -> int:
+        self._check()
+        return count_words(text)
+
+    async def count_prompt(self, messages: Sequence[ChatMessage]) -> int:
+        self._check()
+        return sum(count_words(str(m["content"])) + 4 for m in messages) + 1
+
+    async def info(self) -> ServerInfo:
+        self._check()
+        return ServerInfo(n_ctx=self.n_ctx, total_slots=self.slots, model="fake", has_chat_template=True)
+
+    async def healthy(self) -> bool:
+        return self.up
+
+    def stream_chat(self, messages: Sequence[ChatMessage], params: Mapping[str, Any]) -> FakeStream:
+        stream = FakeStream(self, messages, params)
+        self.streams.append(stream)
+        return stream
+
+    async def complete(self, messages: Sequence[ChatMessage], params: Mapping[str, Any]) -> str:
+        self._check()
+        self.completions.append(list(messages))
+        if self.fail_summaries:
+            raise LLMFailed("fake summary failure")
+        return self.summary_text
+
+    def _check(self) -> None:
+        if not self.up or self.script.unavailable:
+            raise LLMUnavailable("llama.cpp is not reachable: fake")
