@@ -30,7 +30,10 @@ def describe(errors: Any) -> tuple[str, str]:
     code = "invalid_input"
     for error in errors:
         if error.get("type") == "json_invalid":
-            return "invalid_json", f"The request body is not valid JSON: {error.get('ctx', {}).get('error', '')}"
+            return (
+                "invalid_json",
+                f"The request body is not valid JSON: {error.get('ctx', {}).get('error', '')}",
+            )
         loc = [str(p) for p in error.get("loc", ()) if p not in ("body", "path", "query")]
         message = str(error.get("msg", "invalid")).removeprefix("Value error, ")
         parts.append(f"{'.'.join(loc) or 'body'}: {message}")

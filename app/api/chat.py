@@ -13,7 +13,7 @@ from fastapi import APIRouter
 from sse_starlette import EventSourceResponse, ServerSentEvent
 
 from app.api.deps import ServicesDep
-from app.api.schemas import ChatRequest, ChatResponse, ErrorResponse, MemoryOut, UsageOut
+from app.api.schemas import ChatRequest, ChatResponse, ErrorResponse, MemoryOut, PromptOut, UsageOut
 from app.context.manager import LLMContextManager
 from app.errors import MnemoError
 from app.llm.client import Delta
@@ -28,7 +28,8 @@ With `stream=true` (the default) the answer is `text/event-stream`:
   the memories injected into the prompt;
 * `event: token` – `{"delta": "..."}` for each piece of the reply as llama.cpp produces it;
 * `event: done` – `{"usage": {prompt_tokens, completion_tokens, cached_tokens, evaluated_tokens},
-  "turn_index": N, "finish_reason": ...}` once both turns are stored;
+  "prompt": {tokens, budget}, "turn_index": N, "finish_reason": ...}` once both turns are stored
+  (`prompt.tokens` is Mnemo's exact count, which matches llama.cpp's `usage.prompt_tokens`);
 * `event: error` – `{"error": {"code", "message"}}` if llama.cpp fails mid-way (the user turn and
   the partial reply are kept, the reply marked incomplete).
 
@@ -51,6 +52,11 @@ def _memories(turn: LLMContextManager) -> list[MemoryOut]:
     return [MemoryOut.of(m) for m in turn.context.memories]
 
 
+def _prompt(turn: LLMContextManager) -> PromptOut:
+    assert turn.context is not None
+    return PromptOut(tokens=turn.context.prompt_tokens, budget=turn.context.budget)
+
+
 async def _sse(turn: LLMContextManager, stack: AsyncExitStack) -> AsyncIterator[ServerSentEvent]:
     async with stack:
         yield _event("memory", {"memories": [m.model_dump(mode="json") for m in _memories(turn)]})
@@ -68,6 +74,7 @@ async def _sse(turn: LLMContextManager, stack: AsyncExitStack) -> AsyncIterator[
             "done",
             {
                 "usage": UsageOut.of(turn.usage).model_dump(),
+                "prompt": _prompt(turn).model_dump(),
                 "turn_index": stored[0].turn_index,
                 "finish_reason": turn.finish_reason,
             },
@@ -109,6 +116,7 @@ async def chat(body: ChatRequest, services: ServicesDep) -> Any:
         reply=turn.reply,
         memories=_memories(turn),
         usage=UsageOut.of(turn.usage),
+        prompt=_prompt(turn),
         turn_index=stored[0].turn_index,
         finish_reason=turn.finish_reason,
     )

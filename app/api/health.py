@@ -30,4 +30,6 @@ async def ready(services: ServicesDep) -> JSONResponse:
     except MnemoError as exc:
         checks["store"] = exc.message
     ok = all(v == "ok" for v in checks.values())
-    return JSONResponse({"status": "ready" if ok else "unavailable", **checks}, status_code=200 if ok else 503)
+    return JSONResponse(
+        {"status": "ready" if ok else "unavailable", **checks}, status_code=200 if ok else 503
+    )

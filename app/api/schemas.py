@@ -80,11 +80,17 @@ class UsageOut(BaseModel):
         )
 
 
+class PromptOut(BaseModel):
+    tokens: int = Field(description="Prompt tokens as Mnemo counted them with the model's tokenizer")
+    budget: int = Field(description="Most tokens the prompt was allowed (context less the reply's room)")
+
+
 class ChatResponse(BaseModel):
     conversation_id: str
     reply: str
     memories: list[MemoryOut]
     usage: UsageOut
+    prompt: PromptOut
     turn_index: int = Field(description="Index of the stored user turn; the reply is the next one")
     finish_reason: str | None = None
 

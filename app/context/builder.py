@@ -5,7 +5,14 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from app.context.budget import fit
-from app.context.prompt import MEMORY_FOOTER, MEMORY_HEADER, Message, build_messages, memory_label, turn_content
+from app.context.prompt import (
+    MEMORY_FOOTER,
+    MEMORY_HEADER,
+    Message,
+    build_messages,
+    memory_label,
+    turn_content,
+)
 from app.errors import InvalidInput, MessageTooLarge
 from app.llm.client import LLM
 from app.llm.tokens import TokenCounter

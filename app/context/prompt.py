@@ -63,7 +63,10 @@ def alternate(messages: Sequence[Message]) -> list[Message]:
         if not result and message["role"] != "user":
             continue
         if result and result[-1]["role"] == message["role"]:
-            result[-1] = {"role": message["role"], "content": f"{result[-1]['content']}\n\n{message['content']}"}
+            result[-1] = {
+                "role": message["role"],
+                "content": f"{result[-1]['content']}\n\n{message['content']}",
+            }
         else:
             result.append(dict(message))
     return result
@@ -79,4 +82,7 @@ def build_messages(
     """The exact chat messages sent to llama.cpp for one turn."""
     history = [{"role": t.role, "content": turn_content(t)} for t in window if t.role != "system"]
     current = {"role": "user", "content": memory_block(memories) + message}
-    return [{"role": "system", "content": system_content(system_prompt, summary)}, *alternate([*history, current])]
+    return [
+        {"role": "system", "content": system_content(system_prompt, summary)},
+        *alternate([*history, current]),
+    ]

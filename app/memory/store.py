@@ -131,7 +131,10 @@ class ChromaStore:
         embeddings = [list(v) for v in vectors]
         await self._run(
             lambda: self._collection.upsert(
-                ids=ids, documents=docs, metadatas=metas, embeddings=embeddings  # type: ignore[arg-type]
+                ids=ids,
+                documents=docs,
+                metadatas=metas,
+                embeddings=embeddings,
             )
         )
 

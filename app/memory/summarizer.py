@@ -88,9 +88,11 @@ class Summarizer:
         turns = await self._take(await self._history.read(conversation_id, start, stop))
         if not turns:
             return None
-        text = (await self._llm.complete(
-            summary_request(latest, turns), {"max_tokens": self._max_tokens, "temperature": 0.2}
-        )).strip()
+        text = (
+            await self._llm.complete(
+                summary_request(latest, turns), {"max_tokens": self._max_tokens, "temperature": 0.2}
+            )
+        ).strip()
         if not text:
             raise MnemoError("the model returned an empty summary")
         summary = Summary(

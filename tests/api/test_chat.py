@@ -21,11 +21,16 @@ async def test_chat_streams_memory_then_tokens_then_done(client: httpx.AsyncClie
 
 
 async def test_memory_event_lists_recalled_turns(client: httpx.AsyncClient, services: Services) -> None:
-    turns = [{"role": "user", "content": "my favourite colour is teal"}, {"role": "assistant", "content": "ok"}]
+    turns = [
+        {"role": "user", "content": "my favourite colour is teal"},
+        {"role": "assistant", "content": "ok"},
+    ]
     turns += [{"role": "user" if i % 2 == 0 else "assistant", "content": f"chat {i}"} for i in range(8)]
     assert (await client.post("/conversations/c1/messages", json={"messages": turns})).status_code == 201
     await services.scheduler.drain()
-    response = await client.post("/chat", json={"conversation_id": "c1", "message": "what is my favourite colour"})
+    response = await client.post(
+        "/chat", json={"conversation_id": "c1", "message": "what is my favourite colour"}
+    )
     memories = parse_sse(response.text)[0][1]["memories"]
     assert memories[0]["content"] == "my favourite colour is teal"
     assert memories[0]["id"] == "c1/t0"
@@ -108,7 +113,9 @@ async def test_bad_input_is_422_with_a_clear_message(client: httpx.AsyncClient) 
 
 async def test_invalid_json_is_422(client: httpx.AsyncClient) -> None:
     response = await client.post(
-        "/chat", content=b'{"conversation_id": "c1", "message": ', headers={"content-type": "application/json"}
+        "/chat",
+        content=b'{"conversation_id": "c1", "message": ',
+        headers={"content-type": "application/json"},
     )
     assert response.status_code == 422
     assert response.json()["error"]["code"] == "invalid_json"

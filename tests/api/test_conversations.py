@@ -18,7 +18,9 @@ async def test_import_then_read_back_page_by_page(client: httpx.AsyncClient) -> 
     seen: list[str] = []
     offset: int | None = 0
     while offset is not None:
-        page = (await client.get("/conversations/c1/messages", params={"offset": offset, "limit": 100})).json()
+        page = (
+            await client.get("/conversations/c1/messages", params={"offset": offset, "limit": 100})
+        ).json()
         assert page["total"] == 250
         seen += [m["content"] for m in page["messages"]]
         offset = page["next_offset"]
@@ -77,7 +79,9 @@ async def test_context_preview_shows_what_a_chat_would_send(
     assert (await client.get("/conversations/c1/messages")).json()["total"] == 10  # nothing stored
 
     full = body["prompt_tokens"]
-    capped = (await client.post("/conversations/c1/context", json={"query": "cat", "max_tokens": full - 10})).json()
+    capped = (
+        await client.post("/conversations/c1/context", json={"query": "cat", "max_tokens": full - 10})
+    ).json()
     assert capped["prompt_tokens"] <= full - 10
     assert capped["budget"] == full - 10
     too_small = await client.post("/conversations/c1/context", json={"query": "cat", "max_tokens": 5})
@@ -93,7 +97,7 @@ async def test_delete_forgets_everything(client: httpx.AsyncClient, services: Se
     response = await client.delete("/conversations/c1")
     assert response.status_code == 200
     assert response.json()["deleted"] >= 10
-    assert (await client.get("/conversations/c1/messages")).json() ["total"] == 0
+    assert (await client.get("/conversations/c1/messages")).json()["total"] == 0
     assert (await client.get("/conversations/c1/summaries")).json()["summaries"] == []
     context = (await client.post("/conversations/c1/context", json={"query": "m 1"})).json()
     assert context["memories"] == []

@@ -13,7 +13,8 @@ async def seed(services: Services, cid: str, texts: list[str]) -> None:
     roles = ["user", "assistant"]
     async with services.history.locked(cid):
         await services.history.append(
-            cid, [NewMessage(role=roles[i % 2], content=t) for i, t in enumerate(texts)]  # type: ignore[arg-type]
+            cid,
+            [NewMessage(role=roles[i % 2], content=t) for i, t in enumerate(texts)],  # type: ignore[arg-type]
         )
 
 

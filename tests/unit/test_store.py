@@ -53,7 +53,11 @@ async def test_delete_removes_turns_and_summaries_of_one_conversation(store: Chr
 
 async def test_data_survives_reopening_the_folder(tmp_path: Path) -> None:
     path = str(tmp_path / "db")
-    first = ChromaStore(chromadb.PersistentClient(path=path, settings=ChromaSettings(anonymized_telemetry=False)))
+    first = ChromaStore(
+        chromadb.PersistentClient(path=path, settings=ChromaSettings(anonymized_telemetry=False))
+    )
     await add(first, "c1", ["remember me"])
-    again = ChromaStore(chromadb.PersistentClient(path=path, settings=ChromaSettings(anonymized_telemetry=False)))
+    again = ChromaStore(
+        chromadb.PersistentClient(path=path, settings=ChromaSettings(anonymized_telemetry=False))
+    )
     assert [t.content for t in await again.turns("c1", 0, 5)] == ["remember me"]

@@ -53,5 +53,3 @@ async def test_the_rolling_summary_builds_on_the_previous_one(services: Services
     assert [s.turn_to for s in summaries] == [3, 7]
     assert summaries[-1].turn_from == 0
     assert "They talked about things." in llm.completions[-1][-1]["content"]
-
-

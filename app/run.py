@@ -1,0 +1,104 @@
+"""`make run`: llama.cpp's server and Mnemo together, stopped together on Ctrl-C or SIGTERM."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import signal
+import sys
+from types import FrameType
+
+import httpx
+import uvicorn
+
+from app.llm.server import LlamaServer, LlamaServerConfig, chat_template_path, ensure_model
+from app.main import create_app
+from app.settings import Settings
+
+log = logging.getLogger("mnemo.run")
+
+
+def say(text: str) -> None:
+    print(f"mnemo: {text}", flush=True)
+
+
+def start_llama(settings: Settings) -> LlamaServer:
+    say(f"writing the Gemma 3 270M model into {settings.model_dir} (once)")
+    model = ensure_model(settings.model_dir)
+    config = LlamaServerConfig(
+        model=model,
+        port=settings.llama_port,
+        ctx=settings.llama_ctx,
+        slots=settings.llama_slots,
+        threads=settings.llama_threads,
+        alias=settings.llm_model,
+        chat_template=chat_template_path(),
+    )
+    server = LlamaServer(config, settings.data_dir / "logs" / "llama-server.log")
+    say(f"starting llama.cpp on {server.url} (log: {server.log_path})")
+    server.start()
+    server.wait_ready()
+    return server
+
+
+def banner(settings: Settings) -> str:
+    url = f"http://{settings.host}:{settings.port}"
+    return f"""
+Mnemo is ready at {url}  (API docs: {url}/docs, llama.cpp: {settings.llm_url})
+
+  curl -N {url}/chat -H 'Content-Type: application/json' \\
+       -d '{{"conversation_id": "demo", "message": "Hi! My name is Ada."}}'
+
+Press Ctrl-C to stop.
+"""
+
+
+async def serve(settings: Settings) -> None:
+    config = uvicorn.Config(
+        create_app(settings),
+        host=settings.host,
+        port=settings.port,
+        log_level=settings.log_level,
+        timeout_graceful_shutdown=10,
+    )
+    server = uvicorn.Server(config)
+    task = asyncio.create_task(server.serve())
+    # uvicorn exposes `started` as a plain flag, not an event, so poll it.
+    while not server.started and not task.done():  # noqa: ASYNC110
+        await asyncio.sleep(0.1)
+    if server.started:
+        async with httpx.AsyncClient() as http:
+            ready = await http.get(f"http://{settings.host}:{settings.port}/ready", timeout=10)
+        if ready.status_code != 200:
+            say(f"warning: not ready yet: {ready.text}")
+        print(banner(settings), flush=True)
+    await task
+
+
+def _exit_on_sigterm(signum: int, frame: FrameType | None) -> None:
+    raise SystemExit(128 + signum)
+
+
+def main() -> None:
+    settings = Settings()
+    logging.basicConfig(level=settings.log_level.upper(), format="%(levelname)s %(name)s: %(message)s")
+    signal.signal(signal.SIGTERM, _exit_on_sigterm)
+    llama: LlamaServer | None = None
+    try:
+        if settings.llm_base_url:
+            say(f"using the llama.cpp server at {settings.llm_base_url}")
+        else:
+            llama = start_llama(settings)
+        asyncio.run(serve(settings))
+    except KeyboardInterrupt:
+        pass
+    finally:
+        if llama is not None:
+            say("stopping llama.cpp")
+            llama.stop()
+    say("stopped")
+    sys.exit(0)
+
+
+if __name__ == "__main__":
+    main()
