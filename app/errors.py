@@ -42,6 +42,12 @@ class LLMFailed(MnemoError):
     code = "llm_failed"
 
 
+class LLMUnsupported(LLMFailed):
+    """The server lacks an endpoint Mnemo can do without (another OpenAI-compatible server)."""
+
+    code = "llm_unsupported"
+
+
 class StoreUnavailable(MnemoError):
     """Chroma (or the embedder in front of it) failed."""
 

@@ -11,6 +11,7 @@ from urllib.parse import urlparse
 
 import httpx
 
+from app.context.budget import Shares
 from app.context.builder import ContextBuilder
 from app.context.manager import LLMContextManager
 from app.llm.client import LLM, LlamaClient
@@ -49,6 +50,7 @@ class Services:
             system_prompt=settings.system_prompt,
             window_max_turns=settings.window_max_turns,
             context_tokens=settings.context_tokens,
+            shares=Shares(summaries=settings.summary_share, memories=settings.memory_share),
         )
         summarizer = Summarizer(
             history,
@@ -59,6 +61,8 @@ class Services:
             every=settings.summary_every,
             keep=settings.window_min_turns,
             max_tokens=settings.summary_tokens,
+            fanout=settings.summary_fanout,
+            timeout=settings.summary_timeout,
         )
         return cls(settings, llm, store, embedder, history, counter, builder, SummaryScheduler(summarizer))
 

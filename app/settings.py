@@ -47,7 +47,11 @@ class Settings(BaseSettings):
     window_min_turns: int = Field(4, ge=0)
     window_max_turns: int = Field(16, ge=2)
     summary_every: int = Field(5, ge=1)
-    summary_tokens: int = Field(256, ge=32)
+    summary_fanout: int = Field(4, ge=2)
+    summary_tokens: int = Field(192, ge=32)
+    summary_timeout: float = Field(120.0, gt=0)
+    summary_share: float = Field(0.25, ge=0.0, le=1.0)
+    memory_share: float = Field(0.25, ge=0.0, le=1.0)
 
     @field_validator("llm_base_url")
     @classmethod

@@ -19,7 +19,10 @@ async def health() -> dict[str, str]:
 @router.get(
     "/ready",
     summary="Readiness",
-    description="200 when llama.cpp and Chroma both answer, else 503 naming what is down.",
+    description=(
+        "200 when llama.cpp and Chroma both answer, else 503 naming what is down. Also tells the "
+        "context size in use and whether token counts are exact (llama.cpp's tokenizer) or estimated."
+    ),
 )
 async def ready(services: ServicesDep) -> JSONResponse:
     checks: dict[str, str] = {}

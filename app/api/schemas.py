@@ -176,7 +176,7 @@ class ContextResponse(BaseModel):
     conversation_id: str
     messages: list[dict[str, str]]
     memories: list[MemoryOut]
-    summary: SummaryOut | None
+    summaries: list[SummaryOut]
     window_turns: int
     prompt_tokens: int
     budget: int
@@ -187,7 +187,7 @@ class ContextResponse(BaseModel):
             conversation_id=ctx.conversation_id,
             messages=ctx.messages,
             memories=[MemoryOut.of(m) for m in ctx.memories],
-            summary=SummaryOut.of(ctx.summary) if ctx.summary else None,
+            summaries=[SummaryOut.of(s) for s in ctx.summaries],
             window_turns=len(ctx.window),
             prompt_tokens=ctx.prompt_tokens,
             budget=ctx.budget,

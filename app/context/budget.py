@@ -1,4 +1,12 @@
-"""Fitting a prompt into its token budget (pure): which memories and window turns stay."""
+"""The token budget planner (pure): how the context is split among the parts of a prompt.
+
+The context of one request holds the reply's reserve and the prompt. The prompt always
+holds the fixed part (system prompt, pinned content, the new message); the rest is
+shared by the summaries, the recalled memories and the recent window. Summaries and
+memories each get a share they may not exceed while the window wants the room; the
+window takes what is left, newest turns first; room the window leaves unused goes
+back to memories, then summaries.
+"""
 
 from __future__ import annotations
 
@@ -9,39 +17,80 @@ from app.errors import MessageTooLarge
 
 
 @dataclass(frozen=True)
-class Fit:
-    """Keep the `memories` most relevant memories and the window from `window_start` on."""
+class Shares:
+    """Largest part of the prompt budget summaries and memories may claim from the window."""
 
+    summaries: float = 0.25
+    memories: float = 0.25
+
+
+@dataclass(frozen=True)
+class Request:
+    """Token costs of every candidate part, as estimated from cached per-text counts."""
+
+    budget: int  # tokens for the prompt (the context less the reply's reserve)
+    fixed: int  # system prompt, pinned content and the new message, template included
+    summaries: Sequence[int] = ()  # oldest first
+    window: Sequence[int] = ()  # oldest first
+    memories: Sequence[int] = ()  # most relevant first
+    memory_block: int = 0  # the header and footer around the memories, when any
+
+
+@dataclass(frozen=True)
+class Plan:
+    """Keep the newest `summaries`, the `memories` most relevant, the window from `window_start`."""
+
+    summaries: int
     memories: int
     window_start: int
     tokens: int
 
 
-def fit(
-    fixed: int,
-    window: Sequence[int],
-    memories: Sequence[int],
-    budget: int,
-    memory_overhead: int = 0,
-) -> Fit:
-    """Drop the least relevant memories first, then the oldest window turns, until it fits.
+def _take(costs: Sequence[int], room: int) -> tuple[int, int]:
+    """How many of costs (in order) fit in room, and their total."""
+    used = 0
+    for n, cost in enumerate(costs):
+        if used + cost > room:
+            return n, used
+        used += cost
+    return len(costs), used
 
-    fixed: tokens of what always goes (system prompt, summary, the new message);
-    window: cost of each window turn, oldest first; memories: cost of each memory,
-    most relevant first; memory_overhead: cost of the block around the memories.
-    """
+
+def _memories_cost(costs: Sequence[int], block: int, room: int) -> tuple[int, int]:
+    n, used = _take(costs, room - block) if room > block else (0, 0)
+    return n, used + (block if n else 0)
+
+
+def plan(request: Request, shares: Shares = Shares()) -> Plan:
+    """Fit the parts into the budget; raises MessageTooLarge when the fixed part alone does not fit."""
+    budget, fixed = request.budget, request.fixed
     if fixed > budget:
         raise MessageTooLarge(
-            f"The message needs {fixed} tokens with the system prompt, more than the {budget} "
-            "tokens the model's context leaves for the prompt. Send a shorter message."
+            f"The message needs {fixed} tokens with the system prompt, more than the {budget} tokens "
+            "the model's context leaves for the prompt. Send a shorter message."
         )
-    total = fixed + sum(window) + sum(memories) + (memory_overhead if memories else 0)
-    kept = len(memories)
-    while total > budget and kept > 0:
-        kept -= 1
-        total -= memories[kept] + (memory_overhead if kept == 0 else 0)
-    start = 0
-    while total > budget and start < len(window):
-        total -= window[start]
-        start += 1
-    return Fit(memories=kept, window_start=start, tokens=total)
+    free = budget - fixed
+    newest_first = list(reversed(request.summaries))
+
+    n_sum, sum_used = _take(newest_first, min(free, int(budget * shares.summaries)))
+    n_mem, mem_used = _memories_cost(
+        request.memories, request.memory_block, min(free - sum_used, int(budget * shares.memories))
+    )
+    n_win, win_used = _take(list(reversed(request.window)), free - sum_used - mem_used)
+
+    # Room the window did not need goes back to memories, then to older summaries.
+    spare = free - sum_used - mem_used - win_used
+    if n_mem < len(request.memories) and spare > 0:
+        more, more_used = _memories_cost(request.memories, request.memory_block, mem_used + spare)
+        if more > n_mem:
+            spare -= more_used - mem_used
+            n_mem, mem_used = more, more_used
+    if n_sum < len(newest_first) and spare > 0:
+        n_sum, sum_used = _take(newest_first, sum_used + spare)
+
+    return Plan(
+        summaries=n_sum,
+        memories=n_mem,
+        window_start=len(request.window) - n_win,
+        tokens=fixed + sum_used + mem_used + win_used,
+    )

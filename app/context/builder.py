@@ -1,29 +1,34 @@
-"""Assembling one turn's prompt: window and summary, recalled memories, fitted to the budget."""
+"""Assembling one turn's prompt: summaries, recent window and recalled memories, fitted exactly."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
-from app.context.budget import fit
+from app.context.budget import Request, Shares, plan
 from app.context.prompt import (
     MEMORY_FOOTER,
     MEMORY_HEADER,
+    SUMMARY_HEADER,
     Message,
     build_messages,
     memory_label,
+    summary_label,
     turn_content,
 )
 from app.errors import InvalidInput, MessageTooLarge
 from app.llm.client import LLM
 from app.llm.tokens import TokenCounter
+from app.memory import hierarchy
 from app.memory.history import History
 from app.memory.retriever import Retriever
 from app.memory.types import Memory, Summary, Turn
 
 # Template tokens around one message (Gemma: "<start_of_turn>user\n" ... "<end_of_turn>\n").
-# An estimate only: every prompt is counted exactly before it is used.
+# Only for planning: every prompt is counted exactly before it is used.
 MESSAGE_OVERHEAD = 6
 FIT_ATTEMPTS = 4
+# Context assumed when the server does not say (not llama.cpp) and none is configured.
+FALLBACK_CONTEXT = 4096
 
 
 @dataclass(frozen=True)
@@ -33,7 +38,7 @@ class PromptContext:
     conversation_id: str
     messages: list[Message]
     memories: list[Memory]
-    summary: Summary | None
+    summaries: list[Summary]
     window: list[Turn]
     prompt_tokens: int
     budget: int
@@ -52,6 +57,7 @@ class ContextBuilder:
         system_prompt: str,
         window_max_turns: int,
         context_tokens: int = 0,
+        shares: Shares | None = None,
     ) -> None:
         self._history = history
         self._retriever = retriever
@@ -60,11 +66,14 @@ class ContextBuilder:
         self._system = system_prompt
         self._window_max = window_max_turns
         self._context_tokens = context_tokens
+        self._shares = shares or Shares()
 
     async def context_size(self) -> int:
         """Tokens one request may use: the server's per-slot context unless configured lower."""
         n_ctx = (await self._llm.info()).n_ctx
-        if self._context_tokens and (not n_ctx or self._context_tokens < n_ctx):
+        if not n_ctx:
+            return self._context_tokens or FALLBACK_CONTEXT
+        if self._context_tokens and self._context_tokens < n_ctx:
             return self._context_tokens
         return n_ctx
 
@@ -80,35 +89,44 @@ class ContextBuilder:
 
     async def build(self, conversation_id: str, message: str, budget: int) -> PromptContext:
         next_index = await self._history.next_index(conversation_id)
-        summary = await self._history.latest_summary(conversation_id)
-        start = summary.turn_to + 1 if summary else 0
-        start = max(start, next_index - self._window_max)
+        summaries = hierarchy.active(await self._history.summaries(conversation_id))
+        # The window starts after the summarised past, so no turn is in the prompt twice;
+        # it is append-only between summaries, which keeps llama.cpp's cached prefix valid.
+        start = max(hierarchy.covered_through(summaries) + 1, next_index - self._window_max)
         window = await self._history.read(conversation_id, start, next_index)
         in_window = frozenset(t.content.strip() for t in window)
         memories = await self._retriever.retrieve(conversation_id, message, before=start, exclude=in_window)
 
-        fixed = await self._counter.prompt(build_messages(self._system, summary, [], [], message))
-        window_costs = [await self._counter.text(turn_content(t)) + MESSAGE_OVERHEAD for t in window]
-        memory_costs = [await self._counter.text(memory_label(m)) + 1 for m in memories]
-        block_cost = await self._counter.text(f"{MEMORY_HEADER}\n{MEMORY_FOOTER}\n\n") + 1
+        summary_costs = [await self._counter.text(summary_label(s)) + 1 for s in summaries]
+        if summary_costs:  # the header comes with the newest summary, which is kept first
+            summary_costs[-1] += await self._counter.text(f"\n\n{SUMMARY_HEADER}\n")
+        request = Request(
+            budget=budget,
+            fixed=await self._counter.prompt(build_messages(self._system, [], [], [], message)),
+            summaries=summary_costs,
+            window=[await self._counter.text(turn_content(t)) + MESSAGE_OVERHEAD for t in window],
+            memories=[await self._counter.text(memory_label(m)) + 1 for m in memories],
+            memory_block=await self._counter.text(f"{MEMORY_HEADER}\n{MEMORY_FOOTER}\n\n") + 1,
+        )
 
         target = budget
         for _ in range(FIT_ATTEMPTS):
-            plan = fit(fixed, window_costs, memory_costs, target, block_cost)
-            kept_memories = memories[: plan.memories]
-            kept_window = window[plan.window_start :]
-            messages = build_messages(self._system, summary, kept_window, kept_memories, message)
+            fitted = plan(replace(request, budget=target), self._shares)
+            kept_summaries = summaries[len(summaries) - fitted.summaries :]
+            kept_memories = memories[: fitted.memories]
+            kept_window = window[fitted.window_start :]
+            messages = build_messages(self._system, kept_summaries, kept_window, kept_memories, message)
             tokens = await self._counter.prompt(messages)
             if tokens <= budget:
                 return PromptContext(
                     conversation_id=conversation_id,
                     messages=messages,
                     memories=kept_memories,
-                    summary=summary,
+                    summaries=kept_summaries,
                     window=kept_window,
                     prompt_tokens=tokens,
                     budget=budget,
                     next_index=next_index,
                 )
-            target -= tokens - budget
+            target -= tokens - budget  # the estimate was short: plan again with less
         raise MessageTooLarge(f"Could not fit the prompt into {budget} tokens; send a shorter message.")

@@ -38,14 +38,20 @@ def memory_block(memories: Sequence[Memory]) -> str:
     return "\n".join(lines) + "\n\n"
 
 
-def system_content(system_prompt: str, summary: Summary | None) -> str:
-    if summary is None:
-        return system_prompt
+SUMMARY_HEADER = "Summary of the conversation so far:"
+
+
+def summary_label(summary: Summary) -> str:
+    """One summary, labelled with the turns and dates it covers."""
     span = f"{summary.covers_from:%Y-%m-%d} to {summary.covers_to:%Y-%m-%d}"
-    return (
-        f"{system_prompt}\n\nSummary of the conversation so far "
-        f"(turns {summary.turn_from}-{summary.turn_to}, {span}):\n{summary.content}"
-    )
+    return f"[turns {summary.turn_from}-{summary.turn_to}, {span}] {summary.content}"
+
+
+def system_content(system_prompt: str, summaries: Sequence[Summary]) -> str:
+    if not summaries:
+        return system_prompt
+    labels = "\n".join(summary_label(s) for s in sorted(summaries, key=lambda s: s.turn_from))
+    return f"{system_prompt}\n\n{SUMMARY_HEADER}\n{labels}"
 
 
 def turn_content(turn: Turn) -> str:
@@ -74,7 +80,7 @@ def alternate(messages: Sequence[Message]) -> list[Message]:
 
 def build_messages(
     system_prompt: str,
-    summary: Summary | None,
+    summaries: Sequence[Summary],
     window: Sequence[Turn],
     memories: Sequence[Memory],
     message: str,
@@ -83,6 +89,6 @@ def build_messages(
     history = [{"role": t.role, "content": turn_content(t)} for t in window if t.role != "system"]
     current = {"role": "user", "content": memory_block(memories) + message}
     return [
-        {"role": "system", "content": system_content(system_prompt, summary)},
+        {"role": "system", "content": system_content(system_prompt, summaries)},
         *alternate([*history, current]),
     ]

@@ -10,7 +10,7 @@ from typing import Any, Protocol
 import httpx
 from httpx_sse import aconnect_sse
 
-from app.errors import LLMFailed, LLMUnavailable
+from app.errors import LLMFailed, LLMUnavailable, LLMUnsupported
 from app.memory.types import Usage
 
 ChatMessage = Mapping[str, Any]
@@ -162,6 +162,8 @@ class LlamaClient:
             raise LLMUnavailable(f"llama.cpp is not reachable: {exc!r}") from exc
         if response.status_code == 503:
             raise LLMUnavailable(f"llama.cpp is not ready: {_error_text(response)}")
+        if response.status_code in (404, 405, 501):
+            raise LLMUnsupported(f"the model server has no {path} endpoint")
         if response.status_code >= 400:
             raise LLMFailed(f"llama.cpp {path} failed ({response.status_code}): {_error_text(response)}")
         return response.json()
@@ -173,6 +175,10 @@ class LlamaClient:
                 response = await self._http.get("/props")
             except httpx.TransportError as exc:
                 raise LLMUnavailable(f"llama.cpp is not reachable: {exc!r}") from exc
+            if response.status_code in (404, 405, 501):
+                # Another OpenAI-compatible server: context size unknown, one slot.
+                self._info = ServerInfo(n_ctx=0, total_slots=1, model=self._model, has_chat_template=False)
+                return self._info
             if response.status_code >= 400:
                 raise LLMUnavailable(f"llama.cpp /props failed ({response.status_code})")
             props = response.json()

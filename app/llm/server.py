@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import ctypes
 import os
 import signal
 import subprocess
+import sys
 import time
 from dataclasses import dataclass
 from importlib.resources import files
@@ -85,6 +87,13 @@ class LlamaServerError(RuntimeError):
     pass
 
 
+def die_with_parent() -> None:
+    """In the child: receive SIGTERM when the parent dies, so a killed `make run` or test leaves no orphan."""
+    if sys.platform == "linux":
+        pr_set_pdeathsig = 1
+        ctypes.CDLL(None).prctl(pr_set_pdeathsig, signal.SIGTERM)
+
+
 class LlamaServer:
     """A llama-server child process: start, wait until it serves, stop."""
 
@@ -106,6 +115,7 @@ class LlamaServer:
             stderr=subprocess.STDOUT,
             stdin=subprocess.DEVNULL,
             start_new_session=True,  # Ctrl-C reaches us; we stop it in order
+            preexec_fn=die_with_parent,
         )
         log.close()
 

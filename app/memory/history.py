@@ -95,10 +95,6 @@ class History:
     async def read(self, conversation_id: str, start: int, stop: int) -> list[Turn]:
         return await self._store.turns(conversation_id, start, stop)
 
-    async def latest_summary(self, conversation_id: str) -> Summary | None:
-        summaries = await self._store.summaries(conversation_id)
-        return max(summaries, key=lambda s: (s.turn_to, s.level), default=None)
-
     async def summaries(self, conversation_id: str) -> list[Summary]:
         return await self._store.summaries(conversation_id)
 

@@ -1,13 +1,21 @@
-"""Folding turns that left the recent window into a rolling summary, off the hot path."""
+"""Hierarchical summaries, written off the hot path.
+
+Every N user turns the turns that left the recent window are folded into a level-0
+summary; when `fanout` summaries of one level pile up they are folded into one of the
+next level. Raw turns are never deleted: they stay stored and searchable.
+"""
 
 from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any, Protocol
 
+import anyio
+
 from app.errors import MnemoError
+from app.memory import hierarchy
 from app.memory.embedder import Embedder
 from app.memory.history import History
 from app.memory.store import Store
@@ -16,13 +24,13 @@ from app.memory.types import Summary, Turn
 log = logging.getLogger("mnemo.summarizer")
 
 INSTRUCTIONS = (
-    "You write the running summary of a conversation between a user and an assistant. "
-    "Keep every name, number, date, preference and decision. Write plain sentences, at most 150 words."
+    "You summarise part of a conversation between a user and an assistant for later reference. "
+    "Keep every name, number, date, preference and decision. Write plain sentences, at most 120 words."
 )
 
 
 class Completer(Protocol):
-    async def complete(self, messages: Sequence[dict[str, Any]], params: dict[str, Any]) -> str: ...
+    async def complete(self, messages: Sequence[Mapping[str, Any]], params: Mapping[str, Any]) -> str: ...
 
 
 class Counter(Protocol):
@@ -30,22 +38,32 @@ class Counter(Protocol):
 
 
 def transcript(turns: Sequence[Turn]) -> str:
-    return "\n".join(f"{t.name or t.role}: {t.content}" for t in turns)
+    return "\n".join(f"[{t.created_at:%Y-%m-%d}] {t.name or t.role}: {t.content}" for t in turns)
 
 
-def summary_request(previous: Summary | None, turns: Sequence[Turn]) -> list[dict[str, Any]]:
-    before = f"Summary so far:\n{previous.content}\n\n" if previous else ""
+def turns_request(turns: Sequence[Turn]) -> list[dict[str, str]]:
+    return [
+        {"role": "system", "content": INSTRUCTIONS},
+        {"role": "user", "content": f"Conversation:\n{transcript(turns)}\n\nSummary:"},
+    ]
+
+
+def summaries_request(parts: Sequence[Summary]) -> list[dict[str, str]]:
+    text = "\n\n".join(
+        f"Turns {s.turn_from}-{s.turn_to} ({s.covers_from:%Y-%m-%d} to {s.covers_to:%Y-%m-%d}):\n{s.content}"
+        for s in parts
+    )
     return [
         {"role": "system", "content": INSTRUCTIONS},
         {
             "role": "user",
-            "content": f"{before}New turns:\n{transcript(turns)}\n\nWrite the updated summary.",
+            "content": f"Summaries of consecutive parts:\n{text}\n\nOne summary of all of them:",
         },
     ]
 
 
 class Summarizer:
-    """Writes a summary when enough turns have left the window; never deletes a turn."""
+    """Decides what is due and writes one summary at a time; never deletes a turn."""
 
     def __init__(
         self,
@@ -57,7 +75,9 @@ class Summarizer:
         every: int,
         keep: int,
         max_tokens: int,
-        input_tokens: int = 1500,
+        fanout: int = 4,
+        input_tokens: int = 1200,
+        timeout: float = 120.0,
     ) -> None:
         self._history = history
         self._store = store
@@ -67,57 +87,71 @@ class Summarizer:
         self._every = every
         self._keep = keep
         self._max_tokens = max_tokens
+        self._fanout = max(fanout, 2)
         self._input_tokens = input_tokens
-
-    async def pending(self, conversation_id: str) -> tuple[Summary | None, int, int]:
-        """The latest summary and the range [start, stop) of turns it should now absorb."""
-        latest = await self._history.latest_summary(conversation_id)
-        start = latest.turn_to + 1 if latest else 0
-        stop = await self._history.next_index(conversation_id) - self._keep
-        return latest, start, stop
-
-    async def due(self, conversation_id: str) -> bool:
-        _, start, stop = await self.pending(conversation_id)
-        return stop - start >= 2 * self._every
+        self._timeout = timeout
 
     async def fold(self, conversation_id: str) -> Summary | None:
-        """Fold the turns that left the window into a new rolling summary, if enough did."""
-        latest, start, stop = await self.pending(conversation_id)
+        """Write the next summary that is due (a full pile first, then new turns), or None."""
+        summaries = await self._history.summaries(conversation_id)
+        parts = hierarchy.pile(summaries, self._fanout)
+        if parts:
+            return await self._fold_summaries(conversation_id, parts)
+        start = hierarchy.covered_through(summaries) + 1
+        stop = await self._history.next_index(conversation_id) - self._keep
         if stop - start < 2 * self._every:
             return None
         turns = await self._take(await self._history.read(conversation_id, start, stop))
         if not turns:
             return None
-        text = (
-            await self._llm.complete(
-                summary_request(latest, turns), {"max_tokens": self._max_tokens, "temperature": 0.2}
-            )
-        ).strip()
-        if not text:
-            raise MnemoError("the model returned an empty summary")
+        text = await self._write(turns_request(turns))
         summary = Summary(
             conversation_id=conversation_id,
             level=0,
-            turn_from=latest.turn_from if latest else turns[0].turn_index,
+            turn_from=turns[0].turn_index,
             turn_to=turns[-1].turn_index,
             content=text,
-            covers_from=latest.covers_from if latest else turns[0].created_at,
+            covers_from=turns[0].created_at,
             covers_to=turns[-1].created_at,
         )
-        [vector] = await self._embedder.embed([text])
-        async with self._history.locked(conversation_id):
+        return await self._save(summary)
+
+    async def _fold_summaries(self, conversation_id: str, parts: list[Summary]) -> Summary | None:
+        text = await self._write(summaries_request(parts))
+        summary = Summary(
+            conversation_id=conversation_id,
+            level=parts[0].level + 1,
+            turn_from=parts[0].turn_from,
+            turn_to=parts[-1].turn_to,
+            content=text,
+            covers_from=parts[0].covers_from,
+            covers_to=parts[-1].covers_to,
+        )
+        return await self._save(summary)
+
+    async def _write(self, messages: list[dict[str, str]]) -> str:
+        params = {"max_tokens": self._max_tokens, "temperature": 0.2}
+        with anyio.fail_after(self._timeout):
+            text = (await self._llm.complete(messages, params)).strip()
+        if not text:
+            raise MnemoError("the model returned an empty summary")
+        return text
+
+    async def _save(self, summary: Summary) -> Summary | None:
+        [vector] = await self._embedder.embed([summary.content])
+        async with self._history.locked(summary.conversation_id):
             # The conversation may have been deleted while the model was writing.
-            if await self._history.next_index(conversation_id) > summary.turn_to:
-                await self._store.add_summary(summary, vector)
-                return summary
-        return None
+            if await self._history.next_index(summary.conversation_id) <= summary.turn_to:
+                return None
+            await self._store.add_summary(summary, vector)
+        return summary
 
     async def _take(self, turns: Sequence[Turn]) -> list[Turn]:
         """The oldest turns that fit the summariser's input budget (at least one)."""
         taken: list[Turn] = []
         used = 0
         for turn in turns:
-            cost = await self._counter.text(turn.content) + 8
+            cost = await self._counter.text(turn.content) + 12
             if taken and used + cost > self._input_tokens:
                 break
             taken.append(turn)
@@ -133,6 +167,12 @@ class SummaryScheduler:
         self._running: dict[str, asyncio.Task[None]] = {}
         self._again: set[str] = set()
         self.failures = 0
+        self.written = 0
+
+    @property
+    def busy(self) -> int:
+        """Conversations whose summaries are being written now."""
+        return len(self._running)
 
     def schedule(self, conversation_id: str) -> None:
         if conversation_id in self._running:
@@ -147,10 +187,10 @@ class SummaryScheduler:
                 self._again.discard(conversation_id)
                 try:
                     while await self._summarizer.fold(conversation_id):
-                        pass  # a backlog folds in several steps
+                        self.written += 1  # a backlog folds in several steps
                 except Exception as exc:  # the raw turns stay; the next turn retries
                     self.failures += 1
-                    log.warning("summary of %s failed, will retry: %s", conversation_id, exc)
+                    log.warning("summary of %s failed, will retry: %r", conversation_id, exc)
                 if conversation_id not in self._again:
                     return
         finally:

@@ -13,7 +13,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from app.llm.server import LlamaServer, LlamaServerConfig, chat_template_path, ensure_model
+from app.llm.server import LlamaServer, LlamaServerConfig, chat_template_path, die_with_parent, ensure_model
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -55,7 +55,12 @@ class MnemoProcess:
         }
         log = (self.data_dir / "mnemo.log").open("ab")
         self.process = subprocess.Popen(
-            [sys.executable, "-m", "app"], cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT
+            [sys.executable, "-m", "app"],
+            cwd=ROOT,
+            env=env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            preexec_fn=die_with_parent,
         )
         deadline = time.monotonic() + 120
         while time.monotonic() < deadline:

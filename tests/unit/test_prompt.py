@@ -14,7 +14,7 @@ def test_stable_prefix_then_window_then_memories_inside_the_new_message() -> Non
     summary = Summary("c1", 0, 0, 9, "Ann likes tea.", T0, T0)
     window = [turn(10, "user", "hi"), turn(11, "assistant", "hello")]
     memories = [Memory(turn(3, "user", "My cat is Tom."), 0.81)]
-    messages = build_messages("SYS", summary, window, memories, "What is my cat called?")
+    messages = build_messages("SYS", [summary], window, memories, "What is my cat called?")
 
     assert [m["role"] for m in messages] == ["system", "user", "assistant", "user"]
     assert messages[0]["content"].startswith("SYS")
@@ -30,8 +30,8 @@ def test_stable_prefix_then_window_then_memories_inside_the_new_message() -> Non
 
 def test_prefix_is_identical_whatever_is_recalled() -> None:
     window = [turn(0, "user", "a"), turn(1, "assistant", "b")]
-    one = build_messages("SYS", None, window, [Memory(turn(0, "user", "x"), 0.5)], "q1")
-    two = build_messages("SYS", None, window, [], "q2")
+    one = build_messages("SYS", [], window, [Memory(turn(0, "user", "x"), 0.5)], "q1")
+    two = build_messages("SYS", [], window, [], "q2")
     assert one[:-1] == two[:-1]
 
 
@@ -61,7 +61,7 @@ def test_alternate_drops_leading_assistant_and_joins_repeated_roles() -> None:
 
 def test_a_window_ending_with_an_unanswered_user_turn_still_alternates() -> None:
     window = [turn(0, "user", "first"), turn(1, "assistant", "ok"), turn(2, "user", "lost reply")]
-    messages = build_messages("SYS", None, window, [], "again")
+    messages = build_messages("SYS", [], window, [], "again")
     roles = [m["role"] for m in messages[1:]]
     assert roles == ["user", "assistant", "user"]
     assert messages[-1]["content"] == "lost reply\n\nagain"

@@ -26,7 +26,7 @@ async def test_turns_that_leave_the_window_are_folded_into_a_summary(
     # the next prompt carries the summary and only the turns after it
     async with services.turn("c1", "next", None, {}) as turn:
         assert turn.context is not None
-        assert turn.context.summary == summary
+        assert turn.context.summaries == [summary]
         assert [t.turn_index for t in turn.context.window] == [4, 5]
         assert llm.summary_text in turn.context.messages[0]["content"]
 
@@ -45,11 +45,24 @@ async def test_a_failed_summary_loses_nothing_and_is_retried(services: Services,
     assert len(await services.history.read("c1", 0, 100)) == 8
 
 
-async def test_the_rolling_summary_builds_on_the_previous_one(services: Services, llm: FakeLLM) -> None:
-    await chat(services, "c1", 3)
-    llm.summary_text = "Second summary."
-    await chat(services, "c1", 2)
+async def test_summaries_fold_into_higher_levels_and_stay_bounded(services: Services, llm: FakeLLM) -> None:
+    # every 2 user turns, keep 2 turns raw, fanout 4 (conftest and defaults)
+    for _ in range(40):
+        await chat(services, "c1", 1)
+        async with services.turn("c1", "peek", None, {}) as turn:
+            assert turn.context is not None
+            active = turn.context.summaries
+            assert len(active) <= 3 * 2  # fewer than fanout per level, levels 0 and 1 here
+            # the window starts right after the summarised past: no turn in the prompt twice
+            if active:
+                assert turn.context.window[0].turn_index == active[-1].turn_to + 1
+                assert [s.turn_from for s in active] == sorted(s.turn_from for s in active)
+            assert turn.context.prompt_tokens <= turn.context.budget
     summaries = await services.history.summaries("c1")
-    assert [s.turn_to for s in summaries] == [3, 7]
-    assert summaries[-1].turn_from == 0
-    assert "They talked about things." in llm.completions[-1][-1]["content"]
+    assert {s.level for s in summaries} >= {0, 1, 2}
+    level1 = [s for s in summaries if s.level == 1]
+    assert level1[0].turn_from == 0
+    # a level-1 summary was written from four level-0 summaries, not from raw turns
+    assert any("Summaries of consecutive parts" in c[-1]["content"] for c in llm.completions)
+    # every raw turn is still stored
+    assert len(await services.history.read("c1", 0, 1000)) == 80

@@ -1,0 +1,102 @@
+"""A 300-turn conversation through llama.cpp with a 2,048-token context: it never overflows."""
+
+from __future__ import annotations
+
+import asyncio
+import random
+from pathlib import Path
+
+import httpx
+
+from tests.e2e.conftest import MnemoProcess, start_llama
+
+TURNS = 300
+REPLY_TOKENS = 24
+COLOURS = ["red", "green", "blue", "amber", "violet", "silver", "teal", "ochre"]
+THINGS = ["bicycle", "lamp", "teapot", "violin", "kayak", "telescope", "notebook", "tent"]
+CITIES = ["Lisbon", "Oslo", "Quito", "Osaka", "Tunis", "Perth", "Lima", "Riga"]
+
+
+def message(rng: random.Random, n: int) -> str:
+    text = (
+        f"Note {n}: my {rng.choice(COLOURS)} {rng.choice(THINGS)} from {rng.choice(CITIES)} "
+        f"cost {rng.randint(5, 900)} euros on day {rng.randint(1, 28)}."
+    )
+    if n % 25 == 0:  # now and then a long message, to press on the budget
+        text += " " + " ".join(f"Detail {k} of note {n} is {rng.choice(COLOURS)}." for k in range(40))
+    return text
+
+
+async def test_three_hundred_turns_in_a_small_context(model_path: Path, tmp_path: Path) -> None:
+    llama = start_llama(model_path, tmp_path, ctx=4096, slots=2)  # 2,048 tokens per slot
+    mnemo = MnemoProcess(
+        tmp_path,
+        llama.url,
+        MNEMO_REPLY_TOKENS=str(REPLY_TOKENS),
+        MNEMO_SUMMARY_EVERY="8",
+        MNEMO_SUMMARY_TOKENS="64",
+    )
+    mnemo.start()
+    rng = random.Random(300)
+    cid = "long"
+    try:
+        async with httpx.AsyncClient(base_url=mnemo.url, timeout=300) as client:
+            budgets = set()
+            for n in range(TURNS):
+                response = await client.post(
+                    "/chat",
+                    json={
+                        "conversation_id": cid,
+                        "message": message(rng, n),
+                        "stream": False,
+                        "temperature": 0,
+                    },
+                )
+                assert response.status_code == 200, (n, response.text)
+                body = response.json()
+                assert body["turn_index"] == 2 * n
+                # llama.cpp's own count of what it evaluated is Mnemo's exact count, within budget
+                assert body["usage"]["prompt_tokens"] == body["prompt"]["tokens"], (n, body)
+                assert body["prompt"]["tokens"] <= body["prompt"]["budget"]
+                budgets.add(body["prompt"]["budget"])
+            assert budgets == {2048 - REPLY_TOKENS}
+
+            for _ in range(600):  # let the summaries still queued finish
+                if (await client.get("/ready")).json()["summaries_in_progress"] == 0:
+                    break
+                await asyncio.sleep(0.5)
+            summaries = (await client.get(f"/conversations/{cid}/summaries")).json()["summaries"]
+            assert {s["level"] for s in summaries} >= {0, 1}, summaries
+            for s in summaries:
+                assert s["turn_from"] <= s["turn_to"] and s["covers_from"] <= s["covers_to"]
+
+            stored: list[dict[str, object]] = []
+            offset: int | None = 0
+            while offset is not None:
+                page = (
+                    await client.get(
+                        f"/conversations/{cid}/messages", params={"offset": offset, "limit": 1000}
+                    )
+                ).json()
+                stored += page["messages"]
+                offset = page["next_offset"]
+            assert len(stored) == 2 * TURNS
+            assert [m["turn_index"] for m in stored] == list(range(2 * TURNS))
+            rng = random.Random(300)
+            assert [m["content"] for m in stored[::2]] == [message(rng, n) for n in range(TURNS)]
+
+            # The whole history is far larger than the context: only the layout made this work.
+            total = sum(len(str(m["content"])) for m in stored) // 4
+            assert total > 5 * 2048
+
+            # The last prompt holds summaries and only the turns after them.
+            context = (
+                await client.post(
+                    f"/conversations/{cid}/context", json={"query": "What did the teapot cost?"}
+                )
+            ).json()
+            assert context["summaries"]
+            assert context["prompt_tokens"] <= context["budget"]
+    finally:
+        mnemo.stop()
+        llama.stop()
