@@ -18,6 +18,7 @@ from app.llm.client import LLM, LlamaClient
 from app.llm.tokens import TokenCounter
 from app.memory.embedder import Embedder, SentenceTransformerEmbedder, default_model_path
 from app.memory.history import History
+from app.memory.keyword import KeywordIndex
 from app.memory.retriever import Retriever
 from app.memory.store import ChromaStore, Store
 from app.memory.summarizer import Summarizer, SummaryScheduler
@@ -33,15 +34,23 @@ class Services:
     store: Store
     embedder: Embedder
     history: History
+    retriever: Retriever
     counter: TokenCounter
     builder: ContextBuilder
     scheduler: SummaryScheduler
 
     @classmethod
-    def assemble(cls, settings: Settings, llm: LLM, store: Store, embedder: Embedder) -> Services:
-        history = History(store, embedder)
+    def assemble(
+        cls,
+        settings: Settings,
+        llm: LLM,
+        store: Store,
+        embedder: Embedder,
+        keywords: KeywordIndex | None = None,
+    ) -> Services:
+        history = History(store, embedder, keywords)
         counter = TokenCounter(llm)
-        retriever = Retriever(store, embedder, settings.top_k, settings.score_threshold)
+        retriever = Retriever(store, embedder, settings.top_k, settings.score_threshold, keywords)
         builder = ContextBuilder(
             history,
             retriever,
@@ -64,7 +73,8 @@ class Services:
             fanout=settings.summary_fanout,
             timeout=settings.summary_timeout,
         )
-        return cls(settings, llm, store, embedder, history, counter, builder, SummaryScheduler(summarizer))
+        scheduler = SummaryScheduler(summarizer)
+        return cls(settings, llm, store, embedder, history, retriever, counter, builder, scheduler)
 
     def turn(
         self, conversation_id: str, message: str, max_tokens: int | None, params: dict[str, Any]
@@ -108,8 +118,11 @@ async def open_services(settings: Settings) -> AsyncIterator[Services]:
     async with httpx.AsyncClient(base_url=settings.llm_url, timeout=timeout) as http:
         embedder = SentenceTransformerEmbedder(settings.embedding_model_path or default_model_path())
         store = ChromaStore(chroma_client(settings), tenant=settings.tenant)
-        services = Services.assemble(settings, LlamaClient(http, settings.llm_model), store, embedder)
+        keywords = KeywordIndex(settings.data_dir / "keywords.sqlite3")
+        llm = LlamaClient(http, settings.llm_model)
+        services = Services.assemble(settings, llm, store, embedder, keywords)
         try:
             yield services
         finally:
             await services.scheduler.aclose()
+            keywords.close()

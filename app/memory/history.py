@@ -12,6 +12,7 @@ from datetime import datetime
 from cachetools import LRUCache
 
 from app.memory.embedder import Embedder
+from app.memory.keyword import KeywordIndex
 from app.memory.store import Store
 from app.memory.types import Role, Summary, Turn, utcnow
 
@@ -36,9 +37,16 @@ class History:
     turn index (reloaded from the store on a miss) and weakly held locks.
     """
 
-    def __init__(self, store: Store, embedder: Embedder, cache_size: int = 10_000) -> None:
+    def __init__(
+        self,
+        store: Store,
+        embedder: Embedder,
+        keywords: KeywordIndex | None = None,
+        cache_size: int = 10_000,
+    ) -> None:
         self._store = store
         self._embedder = embedder
+        self._keywords = keywords
         self._next: LRUCache[str, int] = LRUCache(maxsize=cache_size)
         self._locks: weakref.WeakValueDictionary[str, asyncio.Lock] = weakref.WeakValueDictionary()
 
@@ -65,8 +73,17 @@ class History:
         cached = self._next.get(conversation_id)
         if cached is None:
             cached = await self._store.last_turn_index(conversation_id) + 1
+            await self._reconcile(conversation_id, cached)
             self._next[conversation_id] = cached
         return cached
+
+    async def _reconcile(self, conversation_id: str, stored: int) -> None:
+        """Rebuild a conversation's keyword index from Chroma if they disagree (a crash between writes)."""
+        if self._keywords is None or await self._keywords.count(conversation_id) == stored:
+            return
+        turns = await self._store.turns(conversation_id, 0, stored)
+        await self._keywords.delete_conversation(conversation_id)
+        await self._keywords.add(turns, [embed_text(t) for t in turns])
 
     async def append(self, conversation_id: str, messages: Sequence[NewMessage]) -> list[Turn]:
         """Embed and store messages as the next turns; call with the conversation locked."""
@@ -86,8 +103,16 @@ class History:
         ]
         for begin in range(0, len(turns), EMBED_BATCH):
             batch = turns[begin : begin + EMBED_BATCH]
-            vectors = await self._embedder.embed([embed_text(t) for t in batch])
-            await self._store.add_turns(batch, vectors)
+            texts = [embed_text(t) for t in batch]
+            vectors = await self._embedder.embed(texts)
+            if self._keywords is not None:
+                await self._keywords.add(batch, texts)
+            try:
+                await self._store.add_turns(batch, vectors)
+            except BaseException:
+                if self._keywords is not None:  # keep the two indexes in step
+                    await self._keywords.remove(conversation_id, [t.turn_index for t in batch])
+                raise
             # Advance only past what is stored, so a failure leaves no gap.
             self._next[conversation_id] = batch[-1].turn_index + 1
         return turns
@@ -101,6 +126,8 @@ class History:
     async def forget(self, conversation_id: str) -> int:
         """Delete every record of a conversation; returns how many were removed."""
         removed = await self._store.delete_conversation(conversation_id)
+        if self._keywords is not None:
+            await self._keywords.delete_conversation(conversation_id)
         self._next.pop(conversation_id, None)
         return removed
 

@@ -1,38 +1,85 @@
-"""Finding the stored turns that matter for a new message."""
+"""Finding the stored turns that matter for a new message: vector and keyword search, fused."""
 
 from __future__ import annotations
 
+from collections import defaultdict
+
 from app.memory.embedder import Embedder
+from app.memory.keyword import KeywordIndex
 from app.memory.store import Store
 from app.memory.types import Memory
 
+RRF_K = 60  # the usual constant of reciprocal rank fusion
+POOL = 3  # candidates fetched from each index per memory wanted
+
+
+def fuse(*rankings: list[int]) -> dict[int, float]:
+    """Reciprocal rank fusion: each ranking adds 1 / (RRF_K + rank) to an item's score."""
+    scores: dict[int, float] = defaultdict(float)
+    for ranking in rankings:
+        for rank, item in enumerate(ranking, start=1):
+            scores[item] += 1.0 / (RRF_K + rank)
+    return dict(scores)
+
 
 class Retriever:
-    """Top-k turns of one conversation by cosine similarity, gated by a score threshold."""
+    """Top-k turns of one conversation.
 
-    def __init__(self, store: Store, embedder: Embedder, top_k: int, threshold: float) -> None:
+    Candidates come from the vector index (MiniLM, cosine) and, when there is one, the
+    keyword index (BM25); they are ranked by reciprocal rank fusion. Every candidate
+    carries its cosine similarity to the query, and nothing below the threshold is
+    returned: an unrelated message gets no memories at all.
+    """
+
+    def __init__(
+        self,
+        store: Store,
+        embedder: Embedder,
+        top_k: int,
+        threshold: float,
+        keywords: KeywordIndex | None = None,
+    ) -> None:
         self._store = store
         self._embedder = embedder
         self._top_k = top_k
         self._threshold = threshold
+        self._keywords = keywords
 
     async def retrieve(
-        self, conversation_id: str, query: str, before: int, exclude: frozenset[str] = frozenset()
+        self,
+        conversation_id: str,
+        query: str,
+        before: int,
+        exclude: frozenset[str] = frozenset(),
+        k: int | None = None,
+        threshold: float | None = None,
     ) -> list[Memory]:
-        """Memories among turns [0, before), most relevant first; texts in `exclude` are skipped."""
-        if self._top_k == 0 or before <= 0 or not query.strip():
+        """Memories among turns [0, before), best first; texts in `exclude` are skipped."""
+        k = self._top_k if k is None else k
+        threshold = self._threshold if threshold is None else threshold
+        if k == 0 or before <= 0 or not query.strip():
             return []
         [vector] = await self._embedder.embed([query])
-        # Ask for a few more than k: some fall to the gate or are already in the window.
-        hits = await self._store.search(conversation_id, vector, self._top_k * 2, before)
+        dense = await self._store.search(conversation_id, vector, k * POOL, before)
+        candidates = {m.turn.turn_index: m for m in dense}
+        rankings = [[m.turn.turn_index for m in dense]]
+        if self._keywords is not None:
+            sparse = [i for i, _ in await self._keywords.search(conversation_id, query, k * POOL, before)]
+            rankings.append(sparse)
+            missing = [i for i in sparse if i not in candidates]
+            for memory in await self._store.score(conversation_id, missing, vector):
+                candidates[memory.turn.turn_index] = memory
+        fused = fuse(*rankings)
+
         chosen: list[Memory] = []
         seen = set(exclude)
-        for memory in sorted(hits, key=lambda m: m.score, reverse=True):
+        for index in sorted(candidates, key=lambda i: fused.get(i, 0.0), reverse=True):
+            memory = candidates[index]
             text = memory.turn.content.strip()
-            if memory.score < self._threshold or text in seen or not text:
+            if memory.score < threshold or text in seen or not text:
                 continue
-            seen.add(text)
+            seen.add(text)  # near-duplicates (the same words) are injected once
             chosen.append(memory)
-            if len(chosen) == self._top_k:
+            if len(chosen) == k:
                 break
         return chosen

@@ -9,7 +9,7 @@ from typing import Any, Protocol, TypeVar
 import anyio.to_thread
 
 from app.errors import StoreUnavailable
-from app.memory.types import Memory, Summary, Turn
+from app.memory.types import Memory, Summary, Turn, turn_id
 
 T = TypeVar("T")
 Metadata = Mapping[str, str | int | float | bool]
@@ -26,6 +26,9 @@ class Store(Protocol):
     async def last_turn_index(self, conversation_id: str) -> int: ...
     async def search(
         self, conversation_id: str, vector: Sequence[float], k: int, before: int
+    ) -> list[Memory]: ...
+    async def score(
+        self, conversation_id: str, indices: Sequence[int], vector: Sequence[float]
     ) -> list[Memory]: ...
     async def add_summary(self, summary: Summary, vector: Sequence[float]) -> None: ...
     async def summaries(self, conversation_id: str) -> list[Summary]: ...
@@ -182,6 +185,27 @@ class ChromaStore:
         return [
             Memory(turn=turn_from_record(doc, meta), score=round(1.0 - float(dist), 4))
             for doc, meta, dist in zip(docs, metas, dists, strict=True)
+        ]
+
+    async def score(
+        self, conversation_id: str, indices: Sequence[int], vector: Sequence[float]
+    ) -> list[Memory]:
+        """The given turns, each with its cosine similarity to vector (stored vectors are unit length)."""
+        if not indices:
+            return []
+        ids = [turn_id(conversation_id, i) for i in indices]
+        result = await self._run(
+            lambda: self._collection.get(ids=ids, include=["documents", "metadatas", "embeddings"])
+        )
+        embeddings = result["embeddings"] if result["embeddings"] is not None else []
+        return [
+            Memory(
+                turn=turn_from_record(doc, meta),
+                score=round(float(sum(a * b for a, b in zip(emb, vector, strict=True))), 4),
+            )
+            for doc, meta, emb in zip(
+                result["documents"] or [], result["metadatas"] or [], embeddings, strict=True
+            )
         ]
 
     async def add_summary(self, summary: Summary, vector: Sequence[float]) -> None:

@@ -1,0 +1,291 @@
+"""Retrieval evaluation on the LoCoMo development set (../shared/data/locomo-dev, read in place).
+
+Each conversation is imported through Mnemo's own import route (speaker name and session date on
+every turn, the photo caption with the text). Then, for every question of categories 1-4:
+- recall@k (k = 5, 10, 25): the share of its evidence turns among the top k memories retrieved
+  (over the whole conversation, no gate);
+- evidence in prompt at budgets of 1,024, 2,048 and 4,096 tokens: the share of its evidence
+  turns whose text is in the prompt the context preview builds (window, summaries, memories);
+- the p50/p95 latency of the context call.
+Fifty general-knowledge questions that no conversation answers measure the relevance gate:
+the share of them that get no memory block at all.
+
+Runs Mnemo in-process (httpx ASGITransport) on the real MiniLM embedder and Chroma on disk, with
+a real llama-server only for exact token counts. Summaries are off (nothing is generated).
+
+    .venv/bin/python bench/locomo_eval.py [--set top_k=10 --set score_threshold=0.35 ...]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import statistics
+import sys
+import tempfile
+import time
+from collections import defaultdict
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from app.llm.server import ensure_model  # noqa: E402
+from app.main import create_app  # noqa: E402
+from app.services import open_services  # noqa: E402
+from app.settings import Settings  # noqa: E402
+from tests.e2e.conftest import start_llama  # noqa: E402
+
+DATA = ROOT.parent / "shared" / "data" / "locomo-dev"
+BUDGETS = (1024, 2048, 4096)
+KS = (5, 10, 25)
+CATEGORIES = {1: "multi-hop", 2: "temporal", 3: "open-domain", 4: "single-hop"}
+DRAGON = {"recall@5": 0.567, "recall@10": 0.662, "recall@25": 0.767}
+
+UNRELATED = [
+    "What is the boiling point of water at sea level in Celsius?",
+    "Who wrote the play Romeo and Juliet?",
+    "What is the chemical symbol for gold?",
+    "How many planets are in the solar system?",
+    "What is the capital city of Australia?",
+    "What is the square root of 144?",
+    "Who painted the Mona Lisa?",
+    "What is the largest ocean on Earth?",
+    "Which gas do plants absorb from the air for photosynthesis?",
+    "What is the speed of light in a vacuum?",
+    "Who developed the theory of general relativity?",
+    "What is the tallest mountain in the world?",
+    "How many bones are in the adult human body?",
+    "What is the main ingredient of guacamole?",
+    "In which year did the Berlin Wall fall?",
+    "What is the longest river in Africa?",
+    "What does DNA stand for?",
+    "Which element has the atomic number 1?",
+    "What is the currency of Japan?",
+    "Who was the first person to walk on the Moon?",
+    "What is the freezing point of water in Fahrenheit?",
+    "What language is spoken in Brazil?",
+    "How many sides does a hexagon have?",
+    "What is the hardest natural substance?",
+    "Which planet is known as the Red Planet?",
+    "What is the capital of Canada?",
+    "Who invented the telephone?",
+    "What is the largest mammal?",
+    "How many continents are there?",
+    "What is the powerhouse of the cell?",
+    "What is the value of pi to two decimal places?",
+    "Who composed the Fifth Symphony?",
+    "What is the smallest prime number?",
+    "Which country hosted the 2016 Summer Olympics?",
+    "What is the primary language of Egypt?",
+    "How many minutes are in a day?",
+    "What is the chemical formula of table salt?",
+    "Which organ pumps blood through the body?",
+    "What is the capital of Kenya?",
+    "Who discovered penicillin?",
+    "What is the largest desert in the world?",
+    "How many strings does a standard violin have?",
+    "What is the main component of the Sun?",
+    "What year did the First World War begin?",
+    "Which metal is liquid at room temperature?",
+    "What is the binary representation of the number five?",
+    "Who wrote the novel One Hundred Years of Solitude?",
+    "What is the deepest point in the ocean called?",
+    "How many hearts does an octopus have?",
+    "What is the national animal of Scotland?",
+]
+
+
+def load(name: str) -> list[dict[str, Any]]:
+    with (DATA / name).open() as file:
+        return [json.loads(line) for line in file]
+
+
+def content(turn: dict[str, Any]) -> str:
+    caption = turn.get("blip_caption")
+    return f"{turn['text']} [shares a photo: {caption}]" if caption else str(turn["text"])
+
+
+def messages_for(turns: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    first = turns[0]["speaker"]
+    return [
+        {
+            "role": "user" if t["speaker"] == first else "assistant",
+            "content": content(t),
+            "name": t["speaker"],
+            "created_at": t["date_time_iso"],
+        }
+        for t in turns
+    ]
+
+
+def pct(values: list[float], q: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))]
+
+
+async def evaluate(settings: Settings, limit: int | None) -> dict[str, Any]:
+    turns = load("turns.jsonl")
+    questions = [q for q in load("questions.jsonl") if q["category"] in CATEGORIES and q["evidence"]]
+    if limit:
+        questions = questions[:limit]
+    by_conv: dict[str, list[dict[str, Any]]] = defaultdict(list)
+    for turn in turns:
+        by_conv[turn["conversation_id"]].append(turn)
+
+    async with open_services(settings) as services:
+        app = create_app(settings, services)
+        transport = httpx.ASGITransport(app=app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://mnemo", timeout=300) as client:
+            app.state.services = services
+            text_of: dict[tuple[str, str], str] = {}
+            started = time.perf_counter()
+            for cid, conv in by_conv.items():
+                conv.sort(key=lambda t: t["turn_index"])
+                msgs = messages_for(conv)
+                for begin in range(0, len(msgs), 1000):
+                    response = await client.post(
+                        f"/conversations/{cid}/messages", json={"messages": msgs[begin : begin + 1000]}
+                    )
+                    assert response.status_code == 201, response.text
+                for turn, msg in zip(conv, msgs, strict=True):
+                    text_of[(cid, turn["dia_id"])] = msg["content"]
+            import_seconds = time.perf_counter() - started
+
+            rows = []
+            latencies: dict[str, list[float]] = defaultdict(list)
+            for q in questions:
+                cid = q["conversation_id"]
+                evidence = [text_of[(cid, d)] for d in q["evidence"] if (cid, d) in text_of]
+                if not evidence:
+                    continue
+                top = await services.retriever.retrieve(
+                    cid, q["question"], before=10**9, k=max(KS), threshold=-1.0
+                )
+                top_texts = [m.turn.content for m in top]
+                row: dict[str, Any] = {"id": q["question_id"], "category": q["category"]}
+                for k in KS:
+                    row[f"recall@{k}"] = sum(e in top_texts[:k] for e in evidence) / len(evidence)
+                for budget in BUDGETS:
+                    t0 = time.perf_counter()
+                    response = await client.post(
+                        f"/conversations/{cid}/context", json={"query": q["question"], "max_tokens": budget}
+                    )
+                    latencies[cid].append(time.perf_counter() - t0)
+                    body = response.json()
+                    assert response.status_code == 200, body
+                    assert body["prompt_tokens"] <= budget, body
+                    prompt = "\n".join(m["content"] for m in body["messages"])
+                    row[f"prompt@{budget}"] = sum(e in prompt for e in evidence) / len(evidence)
+                    if budget == 2048:
+                        row["memories@2048"] = len(body["memories"])
+                rows.append(row)
+
+            gated = 0
+            for i, question in enumerate(UNRELATED):
+                cid = sorted(by_conv)[i % len(by_conv)]
+                body = (
+                    await client.post(
+                        f"/conversations/{cid}/context", json={"query": question, "max_tokens": 2048}
+                    )
+                ).json()
+                gated += not body["memories"]
+
+    def mean(key: str, subset: list[dict[str, Any]]) -> float:
+        return round(statistics.mean(r[key] for r in subset), 3) if subset else 0.0
+
+    keys = [f"recall@{k}" for k in KS] + [f"prompt@{b}" for b in BUDGETS]
+    overall = {k: mean(k, rows) for k in keys}
+    per_category = {
+        name: {k: mean(k, [r for r in rows if r["category"] == c]) for k in keys}
+        | {"n": sum(r["category"] == c for r in rows)}
+        for c, name in CATEGORIES.items()
+    }
+    return {
+        "questions": len(rows),
+        "overall": overall,
+        "per_category": per_category,
+        "mean_memories_at_2048": mean("memories@2048", rows),
+        "unrelated_without_memories": round(gated / len(UNRELATED), 3),
+        "latency_ms": {
+            cid: {
+                "turns": len(by_conv[cid]),
+                "p50": round(pct(v, 0.5) * 1000, 1),
+                "p95": round(pct(v, 0.95) * 1000, 1),
+            }
+            for cid, v in latencies.items()
+        },
+        "import_seconds": round(import_seconds, 1),
+        "settings": {k: v for k, v in settings.model_dump().items() if k in OVERRIDABLE},
+    }
+
+
+OVERRIDABLE = {
+    "top_k",
+    "score_threshold",
+    "window_max_turns",
+    "memory_share",
+    "summary_share",
+    "reply_tokens",
+}
+
+
+def table(result: dict[str, Any]) -> str:
+    keys = [f"recall@{k}" for k in KS] + [f"prompt@{b}" for b in BUDGETS]
+    lines = [f"{'':14}" + "".join(f"{k:>12}" for k in keys)]
+    lines.append(f"{'DRAGON (paper)':14}" + "".join(f"{DRAGON.get(k, float('nan')):>12.3f}" for k in keys))
+    lines.append(f"{'Mnemo overall':14}" + "".join(f"{result['overall'][k]:>12.3f}" for k in keys))
+    for name, values in result["per_category"].items():
+        lines.append(
+            f"{name + ' (' + str(values['n']) + ')':14}" + "".join(f"{values[k]:>12.3f}" for k in keys)
+        )
+    lines.append(f"unrelated questions with no memory block: {result['unrelated_without_memories']:.2f}")
+    lines.append(f"mean memories injected at 2048: {result['mean_memories_at_2048']}")
+    for cid, lat in result["latency_ms"].items():
+        lines.append(
+            f"context call on {cid} ({lat['turns']} turns): p50 {lat['p50']} ms, p95 {lat['p95']} ms"
+        )
+    return "\n".join(lines)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="override a setting")
+    parser.add_argument("--limit", type=int, default=None, help="only the first N questions")
+    parser.add_argument("--out", type=Path, default=ROOT / "bench" / "results" / "locomo.json")
+    args = parser.parse_args()
+
+    overrides: dict[str, Any] = {}
+    for item in args.set:
+        key, _, value = item.partition("=")
+        if key not in OVERRIDABLE:
+            parser.error(f"--set {key}: not one of {sorted(OVERRIDABLE)}")
+        overrides[key] = value
+
+    work = Path(tempfile.mkdtemp(prefix="mnemo-locomo-"))
+    llama = start_llama(ensure_model(ROOT / "data" / "models"), work, ctx=8192, slots=1)
+    try:
+        settings = Settings(
+            _env_file=None,  # type: ignore[call-arg]
+            data_dir=work,
+            llm_base_url=llama.url,
+            summary_every=10**6,  # retrieval only: no summaries are generated
+            **overrides,
+        )
+        started = time.perf_counter()
+        result = asyncio.run(evaluate(settings, args.limit))
+        result["seconds"] = round(time.perf_counter() - started, 1)
+    finally:
+        llama.stop()
+    print(table(result))
+    print(f"finished in {result['seconds']} s")
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    args.out.write_text(json.dumps(result, indent=2))
+
+
+if __name__ == "__main__":
+    main()
