@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from app.context.budget import fit
 from app.context.prompt import (
@@ -13,10 +13,12 @@ from app.context.prompt import (
     memory_label,
     turn_content,
 )
+from app.context.recall import LongTermRecall, long_term_block
 from app.errors import InvalidInput, MessageTooLarge
 from app.llm.client import LLM
 from app.llm.tokens import TokenCounter
 from app.memory.history import History
+from app.memory.longterm import Scored
 from app.memory.retriever import Retriever
 from app.memory.types import Memory, Summary, Turn
 
@@ -38,6 +40,7 @@ class PromptContext:
     prompt_tokens: int
     budget: int
     next_index: int
+    long_term: list[Scored] = field(default_factory=list)
 
 
 class ContextBuilder:
@@ -52,6 +55,7 @@ class ContextBuilder:
         system_prompt: str,
         window_max_turns: int,
         context_tokens: int = 0,
+        recall: LongTermRecall | None = None,
     ) -> None:
         self._history = history
         self._retriever = retriever
@@ -60,6 +64,7 @@ class ContextBuilder:
         self._system = system_prompt
         self._window_max = window_max_turns
         self._context_tokens = context_tokens
+        self._recall = recall
 
     async def context_size(self) -> int:
         """Tokens one request may use: the server's per-slot context unless configured lower."""
@@ -78,7 +83,9 @@ class ContextBuilder:
             )
         return budget
 
-    async def build(self, conversation_id: str, message: str, budget: int) -> PromptContext:
+    async def build(
+        self, conversation_id: str, message: str, budget: int, project: str | None = None
+    ) -> PromptContext:
         next_index = await self._history.next_index(conversation_id)
         summary = await self._history.latest_summary(conversation_id)
         start = summary.turn_to + 1 if summary else 0
@@ -89,6 +96,16 @@ class ContextBuilder:
 
         fixed = await self._counter.prompt(build_messages(self._system, summary, [], [], message))
         window_costs = [await self._counter.text(turn_content(t)) + MESSAGE_OVERHEAD for t in window]
+        long_term: list[Scored] = []
+        if self._recall is not None:
+            # Long-term memories go before any window turn is dropped: room is what the window leaves.
+            candidates = await self._recall.candidates(message, project)
+            long_term = await self._recall.fit(candidates, budget - fixed - sum(window_costs))
+        lt_block = long_term_block(long_term)
+        if lt_block:
+            fixed = await self._counter.prompt(
+                build_messages(self._system, summary, [], [], message, lt_block)
+            )
         memory_costs = [await self._counter.text(memory_label(m)) + 1 for m in memories]
         block_cost = await self._counter.text(f"{MEMORY_HEADER}\n{MEMORY_FOOTER}\n\n") + 1
 
@@ -97,7 +114,7 @@ class ContextBuilder:
             plan = fit(fixed, window_costs, memory_costs, target, block_cost)
             kept_memories = memories[: plan.memories]
             kept_window = window[plan.window_start :]
-            messages = build_messages(self._system, summary, kept_window, kept_memories, message)
+            messages = build_messages(self._system, summary, kept_window, kept_memories, message, lt_block)
             tokens = await self._counter.prompt(messages)
             if tokens <= budget:
                 return PromptContext(
@@ -109,6 +126,7 @@ class ContextBuilder:
                     prompt_tokens=tokens,
                     budget=budget,
                     next_index=next_index,
+                    long_term=long_term,
                 )
             target -= tokens - budget
         raise MessageTooLarge(f"Could not fit the prompt into {budget} tokens; send a shorter message.")

@@ -38,7 +38,10 @@ def memory_block(memories: Sequence[Memory]) -> str:
     return "\n".join(lines) + "\n\n"
 
 
-def system_content(system_prompt: str, summary: Summary | None) -> str:
+def system_content(system_prompt: str, summary: Summary | None, long_term: str = "") -> str:
+    """System prompt, then the long-term memories block (if any), then the rolling summary."""
+    if long_term:
+        system_prompt = f"{system_prompt}\n\n{long_term}"
     if summary is None:
         return system_prompt
     span = f"{summary.covers_from:%Y-%m-%d} to {summary.covers_to:%Y-%m-%d}"
@@ -78,11 +81,12 @@ def build_messages(
     window: Sequence[Turn],
     memories: Sequence[Memory],
     message: str,
+    long_term: str = "",
 ) -> list[Message]:
     """The exact chat messages sent to llama.cpp for one turn."""
     history = [{"role": t.role, "content": turn_content(t)} for t in window if t.role != "system"]
     current = {"role": "user", "content": memory_block(memories) + message}
     return [
-        {"role": "system", "content": system_content(system_prompt, summary)},
+        {"role": "system", "content": system_content(system_prompt, summary, long_term)},
         *alternate([*history, current]),
     ]
