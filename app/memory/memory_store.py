@@ -214,9 +214,9 @@ class MemoryStore:
             self._index.begin()
             try:
                 self._index.put(memories, self._tenant)
+                # No documents: Chroma would embed them with its default (downloading) model.
                 self._collection.update(
                     ids=[m.id for m in memories],
-                    documents=[m.content for m in memories],
                     metadatas=[memory_metadata(m, self._tenant) for m in memories],
                 )
             except BaseException:
