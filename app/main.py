@@ -12,8 +12,9 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException
 
-from app.api import chat, conversations, health
+from app.api import chat, conversations, health, memories
 from app.errors import MnemoError
+from app.mcp.server import build_mcp_server, mcp_session, mount_mcp
 from app.services import Services, open_services
 from app.settings import Settings
 
@@ -69,14 +70,17 @@ def create_app(settings: Settings | None = None, services: Services | None = Non
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         if services is not None:
             app.state.services = services
-            try:
-                yield
-            finally:
-                await services.scheduler.aclose()
+            async with mcp_session(mcp):
+                try:
+                    yield
+                finally:
+                    await services.aclose()
             return
-        async with open_services(settings) as built:
+        async with open_services(settings) as built, mcp_session(mcp):
             app.state.services = built
             yield
+
+    mcp = build_mcp_server(lambda: app.state.services.require_memories())
 
     app = FastAPI(
         title="Mnemo",
@@ -88,4 +92,7 @@ def create_app(settings: Settings | None = None, services: Services | None = Non
     app.include_router(chat.router)
     app.include_router(conversations.router)
     app.include_router(health.router)
+    app.include_router(memories.router)
+    mount_mcp(app, mcp, settings.host)
+    app.state.mcp = mcp
     return app

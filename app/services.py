@@ -14,15 +14,24 @@ import httpx
 from app.context.budget import Shares
 from app.context.builder import ContextBuilder
 from app.context.manager import LLMContextManager
+from app.context.recall import LongTermRecall
+from app.errors import StoreUnavailable
 from app.llm.client import LLM, LlamaClient
 from app.llm.tokens import TokenCounter
+from app.memory.cleanup import Cleanup
 from app.memory.embedder import Embedder, SentenceTransformerEmbedder, default_model_path
+from app.memory.extractor import Extractor, LongTermScheduler
 from app.memory.history import History
 from app.memory.keyword import KeywordIndex
+from app.memory.memories import Memories
+from app.memory.memory_store import MemoryKeywordIndex, MemoryStore
 from app.memory.retriever import Retriever
 from app.memory.store import ChromaStore, Store
 from app.memory.summarizer import Summarizer, SummaryScheduler
+from app.memory.transfer import MemoryTransfer
 from app.settings import Settings
+
+DEFAULT_EMBEDDING_MODEL = "all-MiniLM-L6-v2"
 
 
 @dataclass
@@ -38,6 +47,8 @@ class Services:
     counter: TokenCounter
     builder: ContextBuilder
     scheduler: SummaryScheduler
+    memories: Memories | None = None
+    long_term: LongTermScheduler | None = None
 
     @classmethod
     def assemble(
@@ -47,10 +58,15 @@ class Services:
         store: Store,
         embedder: Embedder,
         keywords: KeywordIndex | None = None,
+        memory_store: MemoryStore | None = None,
+        embedding_model: str = "",
     ) -> Services:
         history = History(store, embedder, keywords)
         counter = TokenCounter(llm)
         retriever = Retriever(store, embedder, settings.top_k, settings.score_threshold, keywords)
+        memories, recall, long_term = long_term_parts(
+            settings, llm, embedder, counter, memory_store, embedding_model
+        )
         builder = ContextBuilder(
             history,
             retriever,
@@ -60,6 +76,7 @@ class Services:
             window_max_turns=settings.window_max_turns,
             context_tokens=settings.context_tokens,
             shares=Shares(summaries=settings.summary_share, memories=settings.memory_share),
+            recall=recall,
         )
         summarizer = Summarizer(
             history,
@@ -73,11 +90,43 @@ class Services:
             fanout=settings.summary_fanout,
             timeout=settings.summary_timeout,
         )
-        scheduler = SummaryScheduler(summarizer)
-        return cls(settings, llm, store, embedder, history, retriever, counter, builder, scheduler)
+        return cls(
+            settings,
+            llm,
+            store,
+            embedder,
+            history,
+            retriever,
+            counter,
+            builder,
+            SummaryScheduler(summarizer),
+            memories,
+            long_term,
+        )
+
+    def require_memories(self) -> Memories:
+        if self.memories is None:
+            raise StoreUnavailable("long-term memories are not configured in this service")
+        return self.memories
+
+    def transfer(self) -> MemoryTransfer:
+        return MemoryTransfer(self.require_memories())
+
+    def cleanup(self) -> Cleanup:
+        return Cleanup(self.require_memories())
+
+    async def aclose(self) -> None:
+        await self.scheduler.aclose()
+        if self.long_term is not None:
+            await self.long_term.aclose()
 
     def turn(
-        self, conversation_id: str, message: str, max_tokens: int | None, params: dict[str, Any]
+        self,
+        conversation_id: str,
+        message: str,
+        max_tokens: int | None,
+        params: dict[str, Any],
+        project: str | None = None,
     ) -> LLMContextManager:
         """The context manager for one chat turn."""
         return LLMContextManager(
@@ -89,7 +138,36 @@ class Services:
             message=message,
             reply_tokens=max_tokens or self.settings.reply_tokens,
             params=params,
+            project=project,
+            long_term=self.long_term,
         )
+
+
+def long_term_parts(
+    settings: Settings,
+    llm: LLM,
+    embedder: Embedder,
+    counter: TokenCounter,
+    memory_store: MemoryStore | None,
+    embedding_model: str,
+) -> tuple[Memories | None, LongTermRecall | None, LongTermScheduler | None]:
+    """The long-term memory book, its injection into prompts and the work after each turn."""
+    if memory_store is None:
+        return None, None, None
+    memories = Memories(
+        memory_store,
+        embedder,
+        embedding_model,
+        duplicate_threshold=settings.memory_duplicate_threshold,
+        supersede_threshold=settings.memory_supersede_threshold,
+    )
+    recall = LongTermRecall(memories, counter, settings.memory_top_k, settings.memory_threshold)
+    extractor = None
+    if settings.extraction_enabled:
+        extractor = Extractor(
+            llm, memories, max_items=settings.extraction_max_items, retries=settings.extraction_retries
+        )
+    return memories, recall, LongTermScheduler(memories, extractor)
 
 
 def chroma_client(settings: Settings) -> Any:
@@ -116,13 +194,34 @@ async def open_services(settings: Settings) -> AsyncIterator[Services]:
     """The real parts: llama.cpp over httpx, Chroma, the MiniLM embedder."""
     timeout = httpx.Timeout(settings.llm_timeout, connect=settings.llm_connect_timeout)
     async with httpx.AsyncClient(base_url=settings.llm_url, timeout=timeout) as http:
-        embedder = SentenceTransformerEmbedder(settings.embedding_model_path or default_model_path())
-        store = ChromaStore(chroma_client(settings), tenant=settings.tenant)
+        model_path = settings.embedding_model_path or default_model_path()
+        embedder = SentenceTransformerEmbedder(model_path)
+        chroma = chroma_client(settings)
+        store = ChromaStore(chroma, tenant=settings.tenant)
         keywords = KeywordIndex(settings.data_dir / "keywords.sqlite3")
-        llm = LlamaClient(http, settings.llm_model)
-        services = Services.assemble(settings, llm, store, embedder, keywords)
+        memory_store = MemoryStore(
+            chroma, MemoryKeywordIndex(settings.memory_index_path), tenant=settings.tenant
+        )
+        await memory_store.reconcile()
+        services = Services.assemble(
+            settings,
+            LlamaClient(http, settings.llm_model),
+            store,
+            embedder,
+            keywords,
+            memory_store,
+            embedding_model=embedding_model_name(settings.embedding_model_path),
+        )
         try:
             yield services
         finally:
-            await services.scheduler.aclose()
+            await services.aclose()
+            memory_store.close()
             keywords.close()
+
+
+def embedding_model_name(model_path: str) -> str:
+    """The name written into exports: the configured model folder's name, else the bundled MiniLM."""
+    if not model_path:
+        return DEFAULT_EMBEDDING_MODEL
+    return os.path.basename(os.path.normpath(model_path)) or model_path

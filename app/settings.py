@@ -53,6 +53,15 @@ class Settings(BaseSettings):
     summary_share: float = Field(0.25, ge=0.0, le=1.0)
     memory_share: float = Field(0.25, ge=0.0, le=1.0)
 
+    # Long-term typed memories (see docs/memories.md)
+    memory_top_k: int = Field(5, ge=0, le=50)
+    memory_threshold: float = Field(0.45, ge=-1.0, le=1.0)
+    memory_duplicate_threshold: float = Field(0.9, ge=0.0, le=1.0)
+    memory_supersede_threshold: float = Field(0.75, ge=0.0, le=1.0)
+    extraction_enabled: bool = True
+    extraction_retries: int = Field(2, ge=0, le=10)
+    extraction_max_items: int = Field(3, ge=1, le=10)
+
     @field_validator("llm_base_url")
     @classmethod
     def _strip_slash(cls, value: str) -> str:
@@ -66,6 +75,10 @@ class Settings(BaseSettings):
     @property
     def chroma_dir(self) -> Path:
         return self.data_dir / "chroma"
+
+    @property
+    def memory_index_path(self) -> Path:
+        return self.data_dir / "memories-fts.sqlite3"
 
     @property
     def model_dir(self) -> Path:

@@ -54,7 +54,13 @@ def main() -> None:
 
     work = Path(tempfile.mkdtemp(prefix="mnemo-long-"))
     llama = start_llama(ensure_model(ROOT / "data" / "models"), work, ctx=2 * CONTEXT, slots=2)
-    mnemo = MnemoProcess(work, llama.url, MNEMO_REPLY_TOKENS=str(REPLY), MNEMO_SUMMARY_TOKENS="64")
+    mnemo = MnemoProcess(
+        work,
+        llama.url,
+        MNEMO_REPLY_TOKENS=str(REPLY),
+        MNEMO_SUMMARY_TOKENS="64",
+        MNEMO_EXTRACTION_ENABLED="false",
+    )
     mnemo.start()
     assert mnemo.process is not None
     rng = random.Random(1000)

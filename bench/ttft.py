@@ -128,7 +128,7 @@ def main() -> None:
 
     work = Path(tempfile.mkdtemp(prefix="mnemo-bench-"))
     llama = start_llama(ensure_model(ROOT / "data" / "models"), work, ctx=8192, slots=2)
-    mnemo = MnemoProcess(work, llama.url)
+    mnemo = MnemoProcess(work, llama.url, MNEMO_EXTRACTION_ENABLED="false")  # measured on its own
     mnemo.start()
     rows = []
     try:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
 import chromadb
@@ -12,6 +12,8 @@ from asgi_lifespan import LifespanManager
 from chromadb.config import Settings as ChromaSettings
 
 from app.main import create_app
+from app.memory.keyword import KeywordIndex
+from app.memory.memory_store import MemoryKeywordIndex, MemoryStore
 from app.memory.store import ChromaStore
 from app.services import Services
 from app.settings import Settings
@@ -32,11 +34,29 @@ def settings(tmp_path: Path) -> Settings:
 
 
 @pytest.fixture
-def store(tmp_path: Path) -> ChromaStore:
-    client = chromadb.PersistentClient(
+def chroma(tmp_path: Path) -> chromadb.ClientAPI:
+    return chromadb.PersistentClient(
         path=str(tmp_path / "chroma"), settings=ChromaSettings(anonymized_telemetry=False)
     )
-    return ChromaStore(client)
+
+
+@pytest.fixture
+def store(chroma: chromadb.ClientAPI) -> ChromaStore:
+    return ChromaStore(chroma)
+
+
+@pytest.fixture
+def memory_store(chroma: chromadb.ClientAPI, tmp_path: Path) -> Iterator[MemoryStore]:
+    store = MemoryStore(chroma, MemoryKeywordIndex(tmp_path / "memories-fts.sqlite3"))
+    yield store
+    store.close()
+
+
+@pytest.fixture
+def keywords(tmp_path: Path) -> Iterator[KeywordIndex]:
+    index = KeywordIndex(tmp_path / "keywords.sqlite3")
+    yield index
+    index.close()
 
 
 @pytest.fixture
@@ -50,8 +70,17 @@ def embedder() -> HashEmbedder:
 
 
 @pytest.fixture
-def services(settings: Settings, llm: FakeLLM, store: ChromaStore, embedder: HashEmbedder) -> Services:
-    return Services.assemble(settings, llm, store, embedder)
+def services(
+    settings: Settings,
+    llm: FakeLLM,
+    store: ChromaStore,
+    embedder: HashEmbedder,
+    keywords: KeywordIndex,
+    memory_store: MemoryStore,
+) -> Services:
+    return Services.assemble(
+        settings, llm, store, embedder, keywords, memory_store=memory_store, embedding_model="hash-384"
+    )
 
 
 @pytest.fixture

@@ -13,6 +13,7 @@ from fastapi import APIRouter
 from sse_starlette import EventSourceResponse, ServerSentEvent
 
 from app.api.deps import ServicesDep
+from app.api.memory_schemas import ScoredOut
 from app.api.schemas import ChatRequest, ChatResponse, ErrorResponse, MemoryOut, PromptOut, UsageOut
 from app.context.manager import LLMContextManager
 from app.errors import MnemoError
@@ -24,8 +25,8 @@ log = logging.getLogger("mnemo.chat")
 STREAM_DOC = """\
 With `stream=true` (the default) the answer is `text/event-stream`:
 
-* `event: memory` – `{"memories": [{id, content, score, created_at, role, name, turn_index}]}`,
-  the memories injected into the prompt;
+* `event: memory` – `{"memories": [{id, content, score, created_at, role, name, turn_index}],
+  "long_term_memories": [...]}`, the recalled turns and the long-term memories in the prompt;
 * `event: token` – `{"delta": "..."}` for each piece of the reply as llama.cpp produces it;
 * `event: done` – `{"usage": {prompt_tokens, completion_tokens, cached_tokens, evaluated_tokens},
   "prompt": {tokens, budget}, "turn_index": N, "finish_reason": ...}` once both turns are stored
@@ -52,6 +53,11 @@ def _memories(turn: LLMContextManager) -> list[MemoryOut]:
     return [MemoryOut.of(m) for m in turn.context.memories]
 
 
+def _long_term(turn: LLMContextManager) -> list[ScoredOut]:
+    assert turn.context is not None
+    return [ScoredOut.scored(s) for s in turn.context.long_term]
+
+
 def _prompt(turn: LLMContextManager) -> PromptOut:
     assert turn.context is not None
     return PromptOut(tokens=turn.context.prompt_tokens, budget=turn.context.budget)
@@ -59,7 +65,13 @@ def _prompt(turn: LLMContextManager) -> PromptOut:
 
 async def _sse(turn: LLMContextManager, stack: AsyncExitStack) -> AsyncIterator[ServerSentEvent]:
     async with stack:
-        yield _event("memory", {"memories": [m.model_dump(mode="json") for m in _memories(turn)]})
+        yield _event(
+            "memory",
+            {
+                "memories": [m.model_dump(mode="json") for m in _memories(turn)],
+                "long_term_memories": [m.model_dump(mode="json") for m in _long_term(turn)],
+            },
+        )
         try:
             async for event in turn.events():
                 if isinstance(event, Delta):
@@ -97,7 +109,7 @@ async def chat(body: ChatRequest, services: ServicesDep) -> Any:
     params: dict[str, Any] = {}
     if body.temperature is not None:
         params["temperature"] = body.temperature
-    turn = services.turn(body.conversation_id, body.message, body.max_tokens, params)
+    turn = services.turn(body.conversation_id, body.message, body.max_tokens, params, body.project)
     stack = AsyncExitStack()
     await stack.enter_async_context(turn)
     try:
@@ -119,4 +131,5 @@ async def chat(body: ChatRequest, services: ServicesDep) -> Any:
         prompt=_prompt(turn),
         turn_index=stored[0].turn_index,
         finish_reason=turn.finish_reason,
+        long_term_memories=_long_term(turn),
     )

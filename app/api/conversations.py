@@ -93,7 +93,7 @@ async def preview_context(
     conversation_id: ConversationIdPath, body: ContextRequest, services: ServicesDep
 ) -> ContextResponse:
     budget = body.max_tokens or await services.builder.prompt_budget(services.settings.reply_tokens)
-    context = await services.builder.build(conversation_id, body.query, budget)
+    context = await services.builder.build(conversation_id, body.query, budget, body.project)
     return ContextResponse.of(context)
 
 

@@ -8,6 +8,7 @@ from typing import Annotated, Literal
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 
 from app.api.deps import ConversationIdStr
+from app.api.memory_schemas import Project, ScoredOut
 from app.context.builder import PromptContext
 from app.memory.types import Memory, Summary, Turn, Usage
 
@@ -39,6 +40,7 @@ class ChatRequest(Strict):
     stream: bool = True
     max_tokens: int | None = Field(None, ge=1, le=32768, description="Room for the reply, in tokens")
     temperature: float | None = Field(None, ge=0.0, le=2.0)
+    project: Project = Field(None, description="Scope of long-term memories: global ones and this project's")
 
 
 class MemoryOut(BaseModel):
@@ -93,6 +95,7 @@ class ChatResponse(BaseModel):
     prompt: PromptOut
     turn_index: int = Field(description="Index of the stored user turn; the reply is the next one")
     finish_reason: str | None = None
+    long_term_memories: list[ScoredOut] = Field(default_factory=list)
 
 
 class MessageIn(Strict):
@@ -146,6 +149,7 @@ class MessagesPage(BaseModel):
 class ContextRequest(Strict):
     query: Text
     max_tokens: int | None = Field(None, ge=1, le=1_000_000, description="Cap on the prompt's tokens")
+    project: Project = Field(None, description="Scope of long-term memories: global ones and this project's")
 
 
 class SummaryOut(BaseModel):
@@ -180,6 +184,7 @@ class ContextResponse(BaseModel):
     window_turns: int
     prompt_tokens: int
     budget: int
+    long_term_memories: list[ScoredOut] = Field(default_factory=list)
 
     @classmethod
     def of(cls, ctx: PromptContext) -> ContextResponse:
@@ -191,6 +196,7 @@ class ContextResponse(BaseModel):
             window_turns=len(ctx.window),
             prompt_tokens=ctx.prompt_tokens,
             budget=ctx.budget,
+            long_term_memories=[ScoredOut.scored(s) for s in ctx.long_term],
         )
 
 

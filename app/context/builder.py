@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 
 from app.context.budget import Request, Shares, plan
 from app.context.prompt import (
@@ -15,11 +15,13 @@ from app.context.prompt import (
     summary_label,
     turn_content,
 )
+from app.context.recall import LongTermRecall, long_term_block
 from app.errors import InvalidInput, MessageTooLarge
 from app.llm.client import LLM
 from app.llm.tokens import TokenCounter
 from app.memory import hierarchy
 from app.memory.history import History
+from app.memory.longterm import Scored
 from app.memory.retriever import Retriever
 from app.memory.types import Memory, Summary, Turn
 
@@ -43,6 +45,7 @@ class PromptContext:
     prompt_tokens: int
     budget: int
     next_index: int
+    long_term: list[Scored] = field(default_factory=list)
 
 
 class ContextBuilder:
@@ -58,6 +61,7 @@ class ContextBuilder:
         window_max_turns: int,
         context_tokens: int = 0,
         shares: Shares | None = None,
+        recall: LongTermRecall | None = None,
     ) -> None:
         self._history = history
         self._retriever = retriever
@@ -67,6 +71,7 @@ class ContextBuilder:
         self._window_max = window_max_turns
         self._context_tokens = context_tokens
         self._shares = shares or Shares()
+        self._recall = recall
 
     async def context_size(self) -> int:
         """Tokens one request may use: the server's per-slot context unless configured lower."""
@@ -87,7 +92,9 @@ class ContextBuilder:
             )
         return budget
 
-    async def build(self, conversation_id: str, message: str, budget: int) -> PromptContext:
+    async def build(
+        self, conversation_id: str, message: str, budget: int, project: str | None = None
+    ) -> PromptContext:
         next_index = await self._history.next_index(conversation_id)
         summaries = hierarchy.active(await self._history.summaries(conversation_id))
         # The window starts after the summarised past, so no turn is in the prompt twice;
@@ -97,14 +104,24 @@ class ContextBuilder:
         in_window = frozenset(t.content.strip() for t in window)
         memories = await self._retriever.retrieve(conversation_id, message, before=start, exclude=in_window)
 
+        fixed = await self._counter.prompt(build_messages(self._system, [], [], [], message))
+        window_costs = [await self._counter.text(turn_content(t)) + MESSAGE_OVERHEAD for t in window]
+        long_term: list[Scored] = []
+        if self._recall is not None:
+            # Long-term memories go before any window turn is dropped: room is what the window leaves.
+            candidates = await self._recall.candidates(message, project)
+            long_term = await self._recall.fit(candidates, budget - fixed - sum(window_costs))
+        lt_block = long_term_block(long_term)
+        if lt_block:
+            fixed = await self._counter.prompt(build_messages(self._system, [], [], [], message, lt_block))
         summary_costs = [await self._counter.text(summary_label(s)) + 1 for s in summaries]
         if summary_costs:  # the header comes with the newest summary, which is kept first
             summary_costs[-1] += await self._counter.text(f"\n\n{SUMMARY_HEADER}\n")
         request = Request(
             budget=budget,
-            fixed=await self._counter.prompt(build_messages(self._system, [], [], [], message)),
+            fixed=fixed,
             summaries=summary_costs,
-            window=[await self._counter.text(turn_content(t)) + MESSAGE_OVERHEAD for t in window],
+            window=window_costs,
             memories=[await self._counter.text(memory_label(m)) + 1 for m in memories],
             memory_block=await self._counter.text(f"{MEMORY_HEADER}\n{MEMORY_FOOTER}\n\n") + 1,
         )
@@ -115,7 +132,9 @@ class ContextBuilder:
             kept_summaries = summaries[len(summaries) - fitted.summaries :]
             kept_memories = memories[: fitted.memories]
             kept_window = window[fitted.window_start :]
-            messages = build_messages(self._system, kept_summaries, kept_window, kept_memories, message)
+            messages = build_messages(
+                self._system, kept_summaries, kept_window, kept_memories, message, lt_block
+            )
             tokens = await self._counter.prompt(messages)
             if tokens <= budget:
                 return PromptContext(
@@ -127,6 +146,7 @@ class ContextBuilder:
                     prompt_tokens=tokens,
                     budget=budget,
                     next_index=next_index,
+                    long_term=long_term,
                 )
             target -= tokens - budget  # the estimate was short: plan again with less
         raise MessageTooLarge(f"Could not fit the prompt into {budget} tokens; send a shorter message.")

@@ -12,6 +12,7 @@ import anyio
 
 from app.context.builder import ContextBuilder, PromptContext
 from app.llm.client import LLM, Delta, Finished, Stream, StreamEvent
+from app.memory.extractor import LongTermScheduler
 from app.memory.history import History, NewMessage
 from app.memory.summarizer import SummaryScheduler
 from app.memory.types import Turn, Usage
@@ -40,6 +41,8 @@ class LLMContextManager:
         message: str,
         reply_tokens: int,
         params: dict[str, Any] | None = None,
+        project: str | None = None,
+        long_term: LongTermScheduler | None = None,
     ) -> None:
         self._builder = builder
         self._history = history
@@ -49,6 +52,8 @@ class LLMContextManager:
         self.message = message
         self._reply_tokens = reply_tokens
         self._params = dict(params or {})
+        self.project = project
+        self._long_term = long_term
         self._lock = history.lock(conversation_id)
         self._stream: Stream | None = None
         self._reply: list[str] = []
@@ -67,7 +72,7 @@ class LLMContextManager:
         await self._lock.acquire()
         try:
             budget = await self._builder.prompt_budget(self._reply_tokens)
-            self.context = await self._builder.build(self.conversation_id, self.message, budget)
+            self.context = await self._builder.build(self.conversation_id, self.message, budget, self.project)
         except BaseException:
             self._lock.release()
             raise
@@ -135,3 +140,6 @@ class LLMContextManager:
             self._lock.release()
             if self.stored:
                 self._scheduler.schedule(self.conversation_id)
+                if self._long_term is not None:
+                    used = [s.memory.id for s in self.context.long_term] if self.context else []
+                    self._long_term.turn_stored(self.stored, self.project, used)

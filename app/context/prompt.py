@@ -47,7 +47,10 @@ def summary_label(summary: Summary) -> str:
     return f"[turns {summary.turn_from}-{summary.turn_to}, {span}] {summary.content}"
 
 
-def system_content(system_prompt: str, summaries: Sequence[Summary]) -> str:
+def system_content(system_prompt: str, summaries: Sequence[Summary], long_term: str = "") -> str:
+    """System prompt, then the long-term memories block (if any), then the summaries."""
+    if long_term:
+        system_prompt = f"{system_prompt}\n\n{long_term}"
     if not summaries:
         return system_prompt
     labels = "\n".join(summary_label(s) for s in sorted(summaries, key=lambda s: s.turn_from))
@@ -84,11 +87,12 @@ def build_messages(
     window: Sequence[Turn],
     memories: Sequence[Memory],
     message: str,
+    long_term: str = "",
 ) -> list[Message]:
     """The exact chat messages sent to llama.cpp for one turn."""
     history = [{"role": t.role, "content": turn_content(t)} for t in window if t.role != "system"]
     current = {"role": "user", "content": memory_block(memories) + message}
     return [
-        {"role": "system", "content": system_content(system_prompt, summaries)},
+        {"role": "system", "content": system_content(system_prompt, summaries, long_term)},
         *alternate([*history, current]),
     ]

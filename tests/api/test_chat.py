@@ -12,7 +12,7 @@ async def test_chat_streams_memory_then_tokens_then_done(client: httpx.AsyncClie
     events = parse_sse(response.text)
     names = [name for name, _ in events]
     assert names == ["memory", "token", "token", "token", "done"]
-    assert events[0][1] == {"memories": []}
+    assert events[0][1] == {"memories": [], "long_term_memories": []}
     assert "".join(d["delta"] for n, d in events if n == "token") == "Hello there!"
     done = events[-1][1]
     assert done["turn_index"] == 0

@@ -102,7 +102,8 @@ def llama(model_path: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterato
 
 @pytest.fixture(scope="session")
 def mnemo(llama: LlamaServer, tmp_path_factory: pytest.TempPathFactory) -> Iterator[MnemoProcess]:
-    process = MnemoProcess(tmp_path_factory.mktemp("mnemo"), llama.url)
+    # Extraction has its own tests; here it would only add model calls to every turn.
+    process = MnemoProcess(tmp_path_factory.mktemp("mnemo"), llama.url, MNEMO_EXTRACTION_ENABLED="false")
     process.start()
     yield process
     process.stop()

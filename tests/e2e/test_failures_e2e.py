@@ -34,7 +34,7 @@ async def test_llama_down_is_503_and_stores_nothing(mnemo_without_llm: MnemoProc
 
 async def test_llama_dying_mid_stream_ends_with_an_error_event(model_path: Path, tmp_path: Path) -> None:
     llama: LlamaServer = start_llama(model_path, tmp_path, ctx=4096, slots=1)
-    mnemo = MnemoProcess(tmp_path, llama.url)
+    mnemo = MnemoProcess(tmp_path, llama.url, MNEMO_EXTRACTION_ENABLED="false")
     mnemo.start()
     try:
         body = {

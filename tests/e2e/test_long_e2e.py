@@ -35,6 +35,7 @@ async def test_three_hundred_turns_in_a_small_context(model_path: Path, tmp_path
         MNEMO_REPLY_TOKENS=str(REPLY_TOKENS),
         MNEMO_SUMMARY_EVERY="8",
         MNEMO_SUMMARY_TOKENS="64",
+        MNEMO_EXTRACTION_ENABLED="false",
     )
     mnemo.start()
     rng = random.Random(300)

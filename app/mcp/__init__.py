@@ -1,0 +1,1 @@
+"""The MCP server: the memory tools over streamable HTTP (at /mcp) and stdio."""
