@@ -61,9 +61,11 @@ class Services:
         memory_store: MemoryStore | None = None,
         embedding_model: str = "",
     ) -> Services:
-        history = History(store, embedder, keywords)
+        history = History(store, embedder, keywords, context=settings.embed_context)
         counter = TokenCounter(llm)
-        retriever = Retriever(store, embedder, settings.top_k, settings.score_threshold, keywords)
+        retriever = Retriever(
+            store, embedder, settings.top_k, settings.score_threshold, keywords, settings.neighbours
+        )
         memories, recall, long_term = long_term_parts(
             settings, llm, embedder, counter, memory_store, embedding_model
         )

@@ -21,6 +21,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import logging
 import statistics
 import sys
 import tempfile
@@ -226,6 +227,8 @@ async def evaluate(settings: Settings, limit: int | None) -> dict[str, Any]:
 
 OVERRIDABLE = {
     "top_k",
+    "neighbours",
+    "embed_context",
     "score_threshold",
     "window_max_turns",
     "memory_share",
@@ -259,6 +262,7 @@ def main() -> None:
     parser.add_argument("--out", type=Path, default=ROOT / "bench" / "results" / "locomo.json")
     args = parser.parse_args()
 
+    logging.getLogger("httpx").setLevel(logging.WARNING)  # one line per request would drown the table
     overrides: dict[str, Any] = {}
     for item in args.set:
         key, _, value = item.partition("=")

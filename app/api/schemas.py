@@ -51,6 +51,7 @@ class MemoryOut(BaseModel):
     role: str
     name: str | None = None
     turn_index: int
+    neighbour_of: int | None = Field(None, description="Recalled as the turn next to this turn index")
 
     @classmethod
     def of(cls, memory: Memory) -> MemoryOut:
@@ -63,6 +64,7 @@ class MemoryOut(BaseModel):
             role=turn.role,
             name=turn.name,
             turn_index=turn.turn_index,
+            neighbour_of=memory.neighbour_of,
         )
 
 

@@ -23,7 +23,7 @@ from app.memory import hierarchy
 from app.memory.history import History
 from app.memory.longterm import Scored
 from app.memory.retriever import Retriever
-from app.memory.types import Memory, Summary, Turn
+from app.memory.types import Memory, Summary, Turn, utcnow
 
 # Template tokens around one message (Gemma: "<start_of_turn>user\n" ... "<end_of_turn>\n").
 # Only for planning: every prompt is counted exactly before it is used.
@@ -102,7 +102,10 @@ class ContextBuilder:
         start = max(hierarchy.covered_through(summaries) + 1, next_index - self._window_max)
         window = await self._history.read(conversation_id, start, next_index)
         in_window = frozenset(t.content.strip() for t in window)
-        memories = await self._retriever.retrieve(conversation_id, message, before=start, exclude=in_window)
+        now = window[-1].created_at if window else utcnow()  # "last May" means May before the latest turn
+        memories = await self._retriever.retrieve(
+            conversation_id, message, before=start, exclude=in_window, now=now
+        )
 
         fixed = await self._counter.prompt(build_messages(self._system, [], [], [], message))
         window_costs = [await self._counter.text(turn_content(t)) + MESSAGE_OVERHEAD for t in window]

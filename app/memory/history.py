@@ -43,10 +43,12 @@ class History:
         embedder: Embedder,
         keywords: KeywordIndex | None = None,
         cache_size: int = 10_000,
+        context: bool = False,
     ) -> None:
         self._store = store
         self._embedder = embedder
         self._keywords = keywords
+        self._context = context
         self._next: LRUCache[str, int] = LRUCache(maxsize=cache_size)
         self._locks: weakref.WeakValueDictionary[str, asyncio.Lock] = weakref.WeakValueDictionary()
 
@@ -104,7 +106,7 @@ class History:
         for begin in range(0, len(turns), EMBED_BATCH):
             batch = turns[begin : begin + EMBED_BATCH]
             texts = [embed_text(t) for t in batch]
-            vectors = await self._embedder.embed(texts)
+            vectors = await self._embedder.embed(await self._vector_texts(conversation_id, batch))
             if self._keywords is not None:
                 await self._keywords.add(batch, texts)
             try:
@@ -116,6 +118,15 @@ class History:
             # Advance only past what is stored, so a failure leaves no gap.
             self._next[conversation_id] = batch[-1].turn_index + 1
         return turns
+
+    async def _vector_texts(self, conversation_id: str, batch: Sequence[Turn]) -> list[str]:
+        """What the vectors are computed from: each turn, and with `context` the turn it answers."""
+        if not self._context:
+            return [embed_text(t) for t in batch]
+        first = batch[0].turn_index
+        before = await self._store.turns(conversation_id, first - 1, first) if first > 0 else []
+        previous: list[Turn | None] = [before[0] if before else None, *batch[:-1]]
+        return [contextual_text(t, p) for t, p in zip(batch, previous, strict=True)]
 
     async def read(self, conversation_id: str, start: int, stop: int) -> list[Turn]:
         return await self._store.turns(conversation_id, start, stop)
@@ -133,5 +144,12 @@ class History:
 
 
 def embed_text(turn: Turn) -> str:
-    """What is embedded for a turn: the speaker's name helps questions that name people."""
+    """What is indexed for a turn: the speaker's name helps questions that name people."""
     return f"{turn.name}: {turn.content}" if turn.name else turn.content
+
+
+def contextual_text(turn: Turn, previous: Turn | None) -> str:
+    """The turn first (the embedder truncates long input at the end), then what it replies to."""
+    if previous is None:
+        return embed_text(turn)
+    return f"{embed_text(turn)}\n(in reply to {embed_text(previous)})"

@@ -3,11 +3,15 @@
 from __future__ import annotations
 
 from collections import defaultdict
+from collections.abc import Sequence
+from dataclasses import replace
+from datetime import UTC, datetime
 
 from app.memory.embedder import Embedder
 from app.memory.keyword import KeywordIndex
 from app.memory.store import Store
 from app.memory.types import Memory
+from app.memory.when import time_span
 
 RRF_K = 60  # the usual constant of reciprocal rank fusion
 POOL = 3  # candidates fetched from each index per memory wanted
@@ -38,12 +42,14 @@ class Retriever:
         top_k: int,
         threshold: float,
         keywords: KeywordIndex | None = None,
+        neighbours: bool = False,
     ) -> None:
         self._store = store
         self._embedder = embedder
         self._top_k = top_k
         self._threshold = threshold
         self._keywords = keywords
+        self._neighbours = neighbours
 
     async def retrieve(
         self,
@@ -53,8 +59,14 @@ class Retriever:
         exclude: frozenset[str] = frozenset(),
         k: int | None = None,
         threshold: float | None = None,
+        now: datetime | None = None,
+        neighbours: bool | None = None,
     ) -> list[Memory]:
-        """Memories among turns [0, before), best first; texts in `exclude` are skipped."""
+        """Memories among turns [0, before), best first; texts in `exclude` are skipped.
+
+        A query that names a time ("last May", "two weeks ago", relative to `now`)
+        adds a third ranking: the nearest turns from that period.
+        """
         k = self._top_k if k is None else k
         threshold = self._threshold if threshold is None else threshold
         if k == 0 or before <= 0 or not query.strip():
@@ -69,6 +81,13 @@ class Retriever:
             missing = [i for i in sparse if i not in candidates]
             for memory in await self._store.score(conversation_id, missing, vector):
                 candidates[memory.turn.turn_index] = memory
+        span = time_span(query, now or datetime.now(UTC))
+        if span is not None:
+            between = (span.start.replace(tzinfo=UTC).timestamp(), span.end.replace(tzinfo=UTC).timestamp())
+            dated = await self._store.search(conversation_id, vector, k * POOL, before, between)
+            rankings.append([m.turn.turn_index for m in dated])
+            for memory in dated:
+                candidates.setdefault(memory.turn.turn_index, memory)
         fused = fuse(*rankings)
 
         chosen: list[Memory] = []
@@ -82,4 +101,32 @@ class Retriever:
             chosen.append(memory)
             if len(chosen) == k:
                 break
+        if self._neighbours if neighbours is None else neighbours:
+            chosen += await self._neighbours_of(conversation_id, chosen, vector, before, seen)
         return chosen
+
+    async def _neighbours_of(
+        self, conversation_id: str, chosen: list[Memory], vector: Sequence[float], before: int, seen: set[str]
+    ) -> list[Memory]:
+        """The turns just before and after each chosen one: an answer often spans a question and its reply.
+
+        They come after every primary memory, so the budget drops them first.
+        """
+        taken = {m.turn.turn_index for m in chosen}
+        wanted: list[tuple[int, int]] = []
+        for memory in chosen:
+            for index in (memory.turn.turn_index - 1, memory.turn.turn_index + 1):
+                if 0 <= index < before and index not in taken:
+                    taken.add(index)
+                    wanted.append((index, memory.turn.turn_index))
+        found = {
+            m.turn.turn_index: m
+            for m in await self._store.score(conversation_id, [i for i, _ in wanted], vector)
+        }
+        extra = []
+        for index, parent in wanted:
+            neighbour = found.get(index)
+            if neighbour is not None and neighbour.turn.content.strip() not in seen:
+                seen.add(neighbour.turn.content.strip())
+                extra.append(replace(neighbour, neighbour_of=parent))
+        return extra

@@ -25,7 +25,12 @@ class Store(Protocol):
     async def turns(self, conversation_id: str, start: int, stop: int) -> list[Turn]: ...
     async def last_turn_index(self, conversation_id: str) -> int: ...
     async def search(
-        self, conversation_id: str, vector: Sequence[float], k: int, before: int
+        self,
+        conversation_id: str,
+        vector: Sequence[float],
+        k: int,
+        before: int,
+        between: tuple[float, float] | None = None,
     ) -> list[Memory]: ...
     async def score(
         self, conversation_id: str, indices: Sequence[int], vector: Sequence[float]
@@ -165,12 +170,20 @@ class ChromaStore:
         return max(indices, default=-1)
 
     async def search(
-        self, conversation_id: str, vector: Sequence[float], k: int, before: int
+        self,
+        conversation_id: str,
+        vector: Sequence[float],
+        k: int,
+        before: int,
+        between: tuple[float, float] | None = None,
     ) -> list[Memory]:
-        """The k turns nearest to vector among those with turn_index < before."""
+        """The k turns nearest to vector with turn_index < before, created within `between` (epoch s)."""
         if k <= 0 or before <= 0:
             return []
-        where = self._where(conversation_id, "turn", {"turn_index": {"$lt": before}})
+        clauses: list[dict[str, Any]] = [{"turn_index": {"$lt": before}}]
+        if between is not None:
+            clauses += [{"created_at_ts": {"$gte": between[0]}}, {"created_at_ts": {"$lt": between[1]}}]
+        where = self._where(conversation_id, "turn", *clauses)
         result = await self._run(
             lambda: self._collection.query(
                 query_embeddings=[list(vector)],

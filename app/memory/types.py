@@ -63,6 +63,7 @@ class Memory:
 
     turn: Turn
     score: float
+    neighbour_of: int | None = None  # set when recalled as the turn next to a relevant one
 
 
 @dataclass(frozen=True)

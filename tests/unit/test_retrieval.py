@@ -1,0 +1,192 @@
+from pathlib import Path
+
+import pytest
+
+from app.errors import StoreUnavailable
+from app.memory.history import History, NewMessage
+from app.memory.keyword import KeywordIndex, match_expression, query_terms
+from app.memory.retriever import RRF_K, Retriever, fuse
+from app.memory.store import ChromaStore
+from app.memory.types import Turn
+from tests.fakes import HashEmbedder
+
+
+def test_fusion_rewards_agreement_between_rankings() -> None:
+    scores = fuse([1, 2, 3], [3, 4])
+    assert scores[3] == pytest.approx(1 / (RRF_K + 3) + 1 / (RRF_K + 1))
+    assert max(scores, key=lambda i: scores[i]) == 3  # in both lists beats first in one
+    assert scores[1] > scores[2] == scores[4]  # second place in either list is worth the same
+    assert fuse() == {}
+
+
+def test_query_terms_drop_stopwords_and_repeats() -> None:
+    assert query_terms("When did Caroline go to the LGBTQ support group, the group?") == [
+        "caroline",
+        "go",
+        "lgbtq",
+        "support",
+        "group",
+    ]
+    assert query_terms("what is the") == []
+
+
+def test_match_expression_quotes_user_text() -> None:
+    assert match_expression(['say "hi"', "OR"]) == '"say ""hi""" OR "OR"'
+
+
+async def test_keyword_search_ranks_rare_words_and_respects_before(tmp_path: Path) -> None:
+    index = KeywordIndex(tmp_path / "kw.sqlite3")
+    turns = [
+        Turn("c1", i, "user", text) for i, text in enumerate(["the pottery class", "a walk", "pottery again"])
+    ]
+    await index.add(turns, [t.content for t in turns])
+    await index.add([Turn("c2", 0, "user", "pottery")], ["pottery"])
+    hits = await index.search("c1", "tell me about pottery", k=5, before=3)
+    assert {i for i, _ in hits} == {0, 2}
+    assert [i for i, _ in await index.search("c1", "pottery", k=5, before=2)] == [0]
+    assert await index.search("c1", "the of and", k=5, before=3) == []  # only stopwords
+    assert await index.search("c1", 'pottery" OR "x', k=5, before=3)  # FTS syntax in user text is inert
+    assert await index.count("c1") == 3
+    assert await index.delete_conversation("c1") == 3
+    assert await index.search("c1", "pottery", k=5, before=3) == []
+    assert await index.count("c2") == 1
+    index.close()
+
+
+async def add(history: History, cid: str, texts: list[str]) -> None:
+    async with history.locked(cid):
+        await history.append(
+            cid,
+            [NewMessage(role="user" if i % 2 == 0 else "assistant", content=t) for i, t in enumerate(texts)],
+        )
+
+
+async def test_hybrid_finds_a_rare_name_the_vectors_rank_low(
+    store: ChromaStore, keywords: KeywordIndex
+) -> None:
+    embedder = HashEmbedder(dimensions=8)  # a crowded vector space: many unrelated words collide
+    history = History(store, embedder, keywords)
+    texts = [f"we talked about topic number {i} and more" for i in range(40)]
+    texts[7] = "my cousin Xanthippe moved to Porto"
+    await add(history, "c1", texts)
+    dense_only = Retriever(store, embedder, top_k=3, threshold=-1.0)
+    hybrid = Retriever(store, embedder, top_k=3, threshold=-1.0, keywords=keywords)
+    query = "where did Xanthippe move"
+    assert "Xanthippe" in (await hybrid.retrieve("c1", query, before=40))[0].turn.content
+    dense = [m.turn.content for m in await dense_only.retrieve("c1", query, before=40)]
+    assert not any("Xanthippe" in text for text in dense)  # what the keyword side bought
+
+
+async def test_the_gate_keeps_unrelated_turns_out(store: ChromaStore, keywords: KeywordIndex) -> None:
+    embedder = HashEmbedder()
+    history = History(store, embedder, keywords)
+    await add(history, "c1", ["my dog Rex loves the beach", "nice", "the weather was cold", "ok"])
+    retriever = Retriever(store, embedder, top_k=5, threshold=0.3, keywords=keywords)
+    assert await retriever.retrieve("c1", "quantum chromodynamics lecture notes", before=4) == []
+    found = await retriever.retrieve("c1", "does my dog Rex love the beach", before=4)
+    assert [m.turn.content for m in found] == ["my dog Rex loves the beach"]
+    assert found[0].score >= 0.3
+
+
+async def test_identical_texts_are_recalled_once(store: ChromaStore, keywords: KeywordIndex) -> None:
+    embedder = HashEmbedder()
+    history = History(store, embedder, keywords)
+    await add(history, "c1", ["I love green tea", "ok", "I love green tea", "ok"])
+    retriever = Retriever(store, embedder, top_k=5, threshold=0.2, keywords=keywords)
+    found = await retriever.retrieve("c1", "green tea", before=4)
+    assert [m.turn.content for m in found] == ["I love green tea"]
+
+
+async def test_keyword_index_is_rebuilt_when_it_disagrees_with_chroma(
+    store: ChromaStore, keywords: KeywordIndex, tmp_path: Path
+) -> None:
+    await add(History(store, HashEmbedder(), keywords), "c1", ["alpha beta", "gamma delta"])
+    fresh = KeywordIndex(tmp_path / "lost.sqlite3")  # as if the keyword file had been lost
+    history = History(store, HashEmbedder(), fresh)
+    assert await history.next_index("c1") == 2
+    assert [i for i, _ in await fresh.search("c1", "gamma", k=5, before=2)] == [1]
+    fresh.close()
+
+
+class FailingStore(ChromaStore):
+    async def add_turns(self, turns, vectors):  # type: ignore[no-untyped-def]
+        raise StoreUnavailable("Chroma failed: disk full")
+
+
+async def test_a_failed_chroma_write_leaves_no_keyword_entry(
+    store: ChromaStore, keywords: KeywordIndex
+) -> None:
+    failing = FailingStore.__new__(FailingStore)
+    failing.__dict__.update(store.__dict__)
+    history = History(failing, HashEmbedder(), keywords)
+    with pytest.raises(StoreUnavailable):
+        await add(history, "c1", ["never stored"])
+    assert await keywords.count("c1") == 0
+    assert await history.next_index("c1") == 0
+
+
+async def test_neighbours_follow_the_primary_memories(store: ChromaStore, keywords: KeywordIndex) -> None:
+    embedder = HashEmbedder()
+    history = History(store, embedder, keywords)
+    await add(
+        history, "c1", ["filler one", "which city do you like", "Porto, for the tiles", "filler two", "x"]
+    )
+    plain = Retriever(store, embedder, top_k=1, threshold=0.3, keywords=keywords)
+    with_neighbours = Retriever(store, embedder, top_k=1, threshold=0.3, keywords=keywords, neighbours=True)
+    [primary] = await plain.retrieve("c1", "which city do you like", before=5)
+    found = await with_neighbours.retrieve("c1", "which city do you like", before=5)
+    assert found[0] == primary  # the primary memory is unchanged and first
+    assert [(m.turn.turn_index, m.neighbour_of) for m in found[1:]] == [(0, 1), (2, 1)]
+    # a neighbour inside the window (index >= before) is not brought
+    found = await with_neighbours.retrieve("c1", "which city do you like", before=2)
+    assert [m.turn.turn_index for m in found] == [1, 0]
+
+
+async def test_a_query_naming_a_time_prefers_turns_from_then(
+    store: ChromaStore, keywords: KeywordIndex
+) -> None:
+    from datetime import UTC, datetime
+
+    embedder = HashEmbedder()
+    history = History(store, embedder, keywords)
+    dates = [
+        datetime(2023, 3, 5, tzinfo=UTC),
+        datetime(2023, 5, 9, tzinfo=UTC),
+        datetime(2023, 7, 1, tzinfo=UTC),
+    ]
+    async with history.locked("c1"):
+        await history.append(
+            "c1",
+            [
+                NewMessage(role="user", content=f"we went hiking in the hills, trip {n}", created_at=d)
+                for n, d in enumerate(dates)
+            ],
+        )
+    retriever = Retriever(store, embedder, top_k=1, threshold=0.1, keywords=keywords)
+    now = datetime(2023, 8, 1, tzinfo=UTC)
+    [may] = await retriever.retrieve("c1", "the hiking trip last May", before=3, now=now)
+    assert may.turn.created_at.month == 5
+    [march] = await retriever.retrieve("c1", "the hiking trip in March 2023", before=3, now=now)
+    assert march.turn.created_at.month == 3
+
+
+async def test_contextual_vectors_carry_the_turn_replied_to(
+    store: ChromaStore, keywords: KeywordIndex
+) -> None:
+    embedder = HashEmbedder()
+    history = History(store, embedder, keywords, context=True)
+    await add(history, "c1", ["did you adopt the greyhound", "yes last week"])
+    await add(history, "c1", ["great news"])  # a later batch still sees its predecessor
+    embedded = [text for call in embedder.calls for text in call]
+    assert embedded == [
+        "did you adopt the greyhound",
+        "yes last week\n(in reply to did you adopt the greyhound)",
+        "great news\n(in reply to yes last week)",
+    ]
+    # the keyword index and the stored text stay the turn's own words
+    assert [t.content for t in await history.read("c1", 0, 3)] == [
+        "did you adopt the greyhound",
+        "yes last week",
+        "great news",
+    ]
+    assert [i for i, _ in await keywords.search("c1", "greyhound", k=5, before=3)] == [0]
