@@ -48,7 +48,11 @@ def _dump(memory: LongTermMemory) -> dict[str, Any]:
 
 def build_mcp_server(memories: Callable[[], Memories]) -> MCPServer:
     """The tools; `memories` is called per request (the service's parts exist only in its lifespan)."""
-    server: MCPServer = MCPServer(name="mnemo", instructions=INSTRUCTIONS, version="0.1.0")
+    # MCPServer configures the root logger at its log level; at INFO every HTTP request
+    # Mnemo makes to llama.cpp would be logged.
+    server: MCPServer = MCPServer(
+        name="mnemo", instructions=INSTRUCTIONS, version="0.1.0", log_level="WARNING"
+    )
 
     async def guarded(coro: Any) -> Any:
         try:
