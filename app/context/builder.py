@@ -108,7 +108,9 @@ class ContextBuilder:
         )
 
         fixed = await self._counter.prompt(build_messages(self._system, [], [], [], message))
-        window_costs = [await self._counter.text(turn_content(t)) + MESSAGE_OVERHEAD for t in window]
+        window_costs = [
+            c + MESSAGE_OVERHEAD for c in await self._counter.texts([turn_content(t) for t in window])
+        ]
         long_term: list[Scored] = []
         if self._recall is not None:
             # Long-term memories go before any window turn is dropped: room is what the window leaves.
@@ -117,7 +119,7 @@ class ContextBuilder:
         lt_block = long_term_block(long_term)
         if lt_block:
             fixed = await self._counter.prompt(build_messages(self._system, [], [], [], message, lt_block))
-        summary_costs = [await self._counter.text(summary_label(s)) + 1 for s in summaries]
+        summary_costs = [c + 1 for c in await self._counter.texts([summary_label(s) for s in summaries])]
         if summary_costs:  # the header comes with the newest summary, which is kept first
             summary_costs[-1] += await self._counter.text(f"\n\n{SUMMARY_HEADER}\n")
         request = Request(
@@ -125,7 +127,7 @@ class ContextBuilder:
             fixed=fixed,
             summaries=summary_costs,
             window=window_costs,
-            memories=[await self._counter.text(memory_label(m)) + 1 for m in memories],
+            memories=[c + 1 for c in await self._counter.texts([memory_label(m) for m in memories])],
             memory_block=await self._counter.text(f"{MEMORY_HEADER}\n{MEMORY_FOOTER}\n\n") + 1,
         )
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import math
 from collections.abc import Mapping, Sequence
 from typing import Any
@@ -12,6 +13,7 @@ from app.errors import LLMUnsupported
 from app.llm.client import LLM
 
 ESTIMATE_MESSAGE_OVERHEAD = 8
+CONCURRENCY = 16  # /tokenize requests in flight at once
 
 
 def estimate_text(text: str) -> int:
@@ -42,6 +44,15 @@ class TokenCounter:
             count = await self._count_text(text)
             self._cache[text] = count
         return count
+
+    async def texts(self, texts: Sequence[str]) -> list[int]:
+        """Counts of many texts; the ones not cached are tokenized concurrently."""
+        missing = list(dict.fromkeys(t for t in texts if t not in self._cache))
+        for start in range(0, len(missing), CONCURRENCY):
+            chunk = missing[start : start + CONCURRENCY]
+            counts = await asyncio.gather(*(self._count_text(t) for t in chunk))
+            self._cache.update(zip(chunk, counts, strict=True))
+        return [self._cache[t] if t in self._cache else await self.text(t) for t in texts]
 
     async def _count_text(self, text: str) -> int:
         if self.exact:

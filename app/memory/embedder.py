@@ -8,6 +8,7 @@ from typing import Protocol
 
 import anyio
 import anyio.to_thread
+from cachetools import LRUCache
 
 
 class Embedder(Protocol):
@@ -35,6 +36,8 @@ class SentenceTransformerEmbedder:
         self._batch_size = batch_size
         # One encode at a time: torch already uses every core for a batch.
         self._lock = anyio.Lock()
+        # A message is embedded as a query more than once per turn (turn recall, long-term recall).
+        self._queries: LRUCache[str, list[float]] = LRUCache(maxsize=256)
 
     @property
     def dimensions(self) -> int:
@@ -49,5 +52,10 @@ class SentenceTransformerEmbedder:
     async def embed(self, texts: list[str]) -> list[list[float]]:
         if not texts:
             return []
+        if len(texts) == 1 and texts[0] in self._queries:
+            return [self._queries[texts[0]]]
         async with self._lock:
-            return await anyio.to_thread.run_sync(self._encode, texts)
+            vectors = await anyio.to_thread.run_sync(self._encode, texts)
+        if len(texts) == 1:
+            self._queries[texts[0]] = vectors[0]
+        return vectors
