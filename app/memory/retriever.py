@@ -2,17 +2,19 @@
 
 from __future__ import annotations
 
+import re
 from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import replace
 from datetime import UTC, datetime
 
 from app.memory.embedder import Embedder
-from app.memory.keyword import KeywordIndex
+from app.memory.keyword import STOPWORDS, KeywordIndex
 from app.memory.store import Store
 from app.memory.types import Memory
 from app.memory.when import time_span
 
+NAME = re.compile(r"\b[A-Z][a-z]+\b")
 RRF_K = 60  # the usual constant of reciprocal rank fusion
 POOL = 3  # candidates fetched from each index per memory wanted
 
@@ -64,8 +66,9 @@ class Retriever:
     ) -> list[Memory]:
         """Memories among turns [0, before), best first; texts in `exclude` are skipped.
 
-        A query that names a time ("last May", "two weeks ago", relative to `now`)
-        adds a third ranking: the nearest turns from that period.
+        A query that names a time ("last May", "two weeks ago", relative to `now`) adds
+        a ranking of the nearest turns from that period; one that names a speaker (a
+        turn's `name`, as imported histories carry) adds a ranking of that speaker's turns.
         """
         k = self._top_k if k is None else k
         threshold = self._threshold if threshold is None else threshold
@@ -87,6 +90,12 @@ class Retriever:
             dated = await self._store.search(conversation_id, vector, k * POOL, before, between)
             rankings.append([m.turn.turn_index for m in dated])
             for memory in dated:
+                candidates.setdefault(memory.turn.turn_index, memory)
+        speakers = [n for n in dict.fromkeys(NAME.findall(query)) if n.lower() not in STOPWORDS]
+        if speakers:  # turns spoken by a person the query names
+            spoken = await self._store.search(conversation_id, vector, k * POOL, before, speakers=speakers)
+            rankings.append([m.turn.turn_index for m in spoken])
+            for memory in spoken:
                 candidates.setdefault(memory.turn.turn_index, memory)
         fused = fuse(*rankings)
 

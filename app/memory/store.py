@@ -31,6 +31,7 @@ class Store(Protocol):
         k: int,
         before: int,
         between: tuple[float, float] | None = None,
+        speakers: Sequence[str] = (),
     ) -> list[Memory]: ...
     async def score(
         self, conversation_id: str, indices: Sequence[int], vector: Sequence[float]
@@ -176,6 +177,7 @@ class ChromaStore:
         k: int,
         before: int,
         between: tuple[float, float] | None = None,
+        speakers: Sequence[str] = (),
     ) -> list[Memory]:
         """The k turns nearest to vector with turn_index < before, created within `between` (epoch s)."""
         if k <= 0 or before <= 0:
@@ -183,6 +185,8 @@ class ChromaStore:
         clauses: list[dict[str, Any]] = [{"turn_index": {"$lt": before}}]
         if between is not None:
             clauses += [{"created_at_ts": {"$gte": between[0]}}, {"created_at_ts": {"$lt": between[1]}}]
+        if speakers:
+            clauses.append({"name": {"$in": list(speakers)}})
         where = self._where(conversation_id, "turn", *clauses)
         result = await self._run(
             lambda: self._collection.query(

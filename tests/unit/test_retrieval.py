@@ -190,3 +190,24 @@ async def test_contextual_vectors_carry_the_turn_replied_to(
         "great news",
     ]
     assert [i for i, _ in await keywords.search("c1", "greyhound", k=5, before=3)] == [0]
+
+
+async def test_a_query_naming_a_speaker_prefers_their_turns(
+    store: ChromaStore, keywords: KeywordIndex
+) -> None:
+    embedder = HashEmbedder()
+    history = History(store, embedder, keywords)
+    async with history.locked("c1"):
+        await history.append(
+            "c1",
+            [
+                # Caroline's turn shares more words with the question than Melanie's does
+                NewMessage(
+                    role="user", content="paint a sunrise over the lake, did you paint", name="Caroline"
+                ),
+                NewMessage(role="assistant", content="my sunrise painting", name="Melanie"),
+            ],
+        )
+    retriever = Retriever(store, embedder, top_k=1, threshold=0.05, keywords=keywords)
+    [found] = await retriever.retrieve("c1", "When did Melanie paint a sunrise over the lake?", before=2)
+    assert found.turn.name == "Melanie"
