@@ -3,16 +3,18 @@
 from __future__ import annotations
 
 import os
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Mapping, Sequence
 from contextlib import asynccontextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import urlparse
 
 import httpx
+from cachetools import LRUCache
 
 from app.context.budget import Shares
-from app.context.builder import ContextBuilder
+from app.context.builder import ContextBuilder, PromptContext
+from app.context.client_turn import ClientTurn
 from app.context.manager import LLMContextManager
 from app.llm.client import LLM, LlamaClient
 from app.llm.tokens import TokenCounter
@@ -36,6 +38,8 @@ class Services:
     counter: TokenCounter
     builder: ContextBuilder
     scheduler: SummaryScheduler
+    # The last prompt sent for each conversation, so a user can see what was injected.
+    contexts: LRUCache[str, PromptContext] = field(default_factory=lambda: LRUCache(maxsize=1000))
 
     @classmethod
     def assemble(cls, settings: Settings, llm: LLM, store: Store, embedder: Embedder) -> Services:
@@ -79,6 +83,26 @@ class Services:
             message=message,
             reply_tokens=max_tokens or self.settings.reply_tokens,
             params=params,
+        )
+
+    def client_turn(
+        self,
+        conversation_id: str,
+        messages: Sequence[Mapping[str, Any]],
+        max_tokens: int | None,
+        params: dict[str, Any],
+    ) -> ClientTurn:
+        """The context manager for one turn of an OpenAI-style client."""
+        return ClientTurn(
+            builder=self.builder,
+            history=self.history,
+            llm=self.llm,
+            scheduler=self.scheduler,
+            conversation_id=conversation_id,
+            messages=messages,
+            reply_tokens=max_tokens or self.settings.reply_tokens,
+            params=params,
+            tools=params.get("tools"),
         )
 
 

@@ -62,7 +62,7 @@ async def _sse(turn: LLMContextManager, stack: AsyncExitStack) -> AsyncIterator[
         yield _event("memory", {"memories": [m.model_dump(mode="json") for m in _memories(turn)]})
         try:
             async for event in turn.events():
-                if isinstance(event, Delta):
+                if isinstance(event, Delta) and event.text:
                     yield _event("token", {"delta": event.text})
             stored = await turn.commit()
         except Exception as exc:

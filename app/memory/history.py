@@ -92,8 +92,14 @@ class History:
             self._next[conversation_id] = batch[-1].turn_index + 1
         return turns
 
-    async def read(self, conversation_id: str, start: int, stop: int) -> list[Turn]:
-        return await self._store.turns(conversation_id, start, stop)
+    async def read(
+        self, conversation_id: str, start: int, stop: int, include_abandoned: bool = False
+    ) -> list[Turn]:
+        return await self._store.turns(conversation_id, start, stop, include_abandoned)
+
+    async def abandon(self, conversation_id: str, turn_indices: Sequence[int]) -> None:
+        """Mark turns left behind by a regenerate or an edit; call with the conversation locked."""
+        await self._store.abandon(conversation_id, turn_indices)
 
     async def summaries(self, conversation_id: str) -> list[Summary]:
         return await self._store.summaries(conversation_id)

@@ -9,20 +9,25 @@ from typing import Any, Protocol, TypeVar
 import anyio.to_thread
 
 from app.errors import StoreUnavailable
-from app.memory.types import Memory, Summary, Turn
+from app.memory.types import Memory, Summary, Turn, turn_id
 
 T = TypeVar("T")
 Metadata = Mapping[str, str | int | float | bool]
 
 COLLECTION = "mnemo_turns"
 DELETE_BATCH = 5000  # below Chroma's maximum batch size
+# Matches turns stored before the flag existed too (Chroma's $ne matches a missing key).
+NOT_ABANDONED: dict[str, Any] = {"abandoned": {"$ne": True}}
 
 
 class Store(Protocol):
     """What the rest of Mnemo needs from the vector store."""
 
     async def add_turns(self, turns: Sequence[Turn], vectors: Sequence[Sequence[float]]) -> None: ...
-    async def turns(self, conversation_id: str, start: int, stop: int) -> list[Turn]: ...
+    async def turns(
+        self, conversation_id: str, start: int, stop: int, include_abandoned: bool = False
+    ) -> list[Turn]: ...
+    async def abandon(self, conversation_id: str, turn_indices: Sequence[int]) -> None: ...
     async def last_turn_index(self, conversation_id: str) -> int: ...
     async def search(
         self, conversation_id: str, vector: Sequence[float], k: int, before: int
@@ -51,6 +56,7 @@ def turn_metadata(turn: Turn, tenant: str) -> dict[str, str | int | float | bool
         "created_at": _iso(turn.created_at),
         "created_at_ts": turn.created_at.timestamp(),
         "incomplete": turn.incomplete,
+        "abandoned": turn.abandoned,
     }
     if turn.name:
         meta["name"] = turn.name
@@ -68,6 +74,7 @@ def turn_from_record(document: str, meta: Metadata) -> Turn:
         created_at=_parse(meta["created_at"]),
         name=str(meta["name"]) if meta.get("name") else None,
         incomplete=bool(meta.get("incomplete", False)),
+        abandoned=bool(meta.get("abandoned", False)),
     )
 
 
@@ -138,13 +145,16 @@ class ChromaStore:
             )
         )
 
-    async def turns(self, conversation_id: str, start: int, stop: int) -> list[Turn]:
-        """Turns with start <= turn_index < stop, in order."""
+    async def turns(
+        self, conversation_id: str, start: int, stop: int, include_abandoned: bool = False
+    ) -> list[Turn]:
+        """Turns with start <= turn_index < stop, in order; abandoned ones only when asked."""
         if stop <= start:
             return []
-        where = self._where(
-            conversation_id, "turn", {"turn_index": {"$gte": start}}, {"turn_index": {"$lt": stop}}
-        )
+        clauses = [{"turn_index": {"$gte": start}}, {"turn_index": {"$lt": stop}}]
+        if not include_abandoned:
+            clauses.append(NOT_ABANDONED)
+        where = self._where(conversation_id, "turn", *clauses)
         result = await self._run(
             lambda: self._collection.get(where=where, include=["documents", "metadatas"])
         )
@@ -167,7 +177,7 @@ class ChromaStore:
         """The k turns nearest to vector among those with turn_index < before."""
         if k <= 0 or before <= 0:
             return []
-        where = self._where(conversation_id, "turn", {"turn_index": {"$lt": before}})
+        where = self._where(conversation_id, "turn", {"turn_index": {"$lt": before}}, NOT_ABANDONED)
         result = await self._run(
             lambda: self._collection.query(
                 query_embeddings=[list(vector)],
@@ -183,6 +193,14 @@ class ChromaStore:
             Memory(turn=turn_from_record(doc, meta), score=round(1.0 - float(dist), 4))
             for doc, meta, dist in zip(docs, metas, dists, strict=True)
         ]
+
+    async def abandon(self, conversation_id: str, turn_indices: Sequence[int]) -> None:
+        """Mark turns abandoned (kept, but no longer read into prompts or recalled)."""
+        if not turn_indices:
+            return
+        ids = [turn_id(conversation_id, i) for i in turn_indices]
+        metas: list[Any] = [{"abandoned": True} for _ in ids]
+        await self._run(lambda: self._collection.update(ids=ids, metadatas=metas))
 
     async def add_summary(self, summary: Summary, vector: Sequence[float]) -> None:
         meta = summary_metadata(summary, self._tenant)
