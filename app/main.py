@@ -12,7 +12,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException
 
-from app.api import chat, conversations, health, memories
+from app.api import chat, conversations, health, memories, openai
 from app.errors import MnemoError
 from app.mcp.server import build_mcp_server, mcp_session, mount_mcp
 from app.services import Services, open_services
@@ -21,7 +21,12 @@ from app.settings import Settings
 log = logging.getLogger("mnemo")
 
 
-def error_response(status: int, code: str, message: str) -> JSONResponse:
+def error_response(status: int, code: str, message: str, request: Request | None = None) -> JSONResponse:
+    """Mnemo's error shape; OpenAI's (`message`, `type`, `code`) under /v1, so SDKs raise as usual."""
+    if request is not None and request.url.path.startswith("/v1/"):
+        kind = "invalid_request_error" if status < 500 else "server_error"
+        body = {"error": {"message": message, "type": kind, "code": code}}
+        return JSONResponse(body, status_code=status)
     return JSONResponse({"error": {"code": code, "message": message}}, status_code=status)
 
 
@@ -43,23 +48,23 @@ def describe(errors: Any) -> tuple[str, str]:
 
 def install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(MnemoError)
-    async def mnemo_error(_: Request, exc: MnemoError) -> JSONResponse:
-        return error_response(exc.status_code, exc.code, exc.message)
+    async def mnemo_error(request: Request, exc: MnemoError) -> JSONResponse:
+        return error_response(exc.status_code, exc.code, exc.message, request)
 
     @app.exception_handler(RequestValidationError)
-    async def validation_error(_: Request, exc: RequestValidationError) -> JSONResponse:
+    async def validation_error(request: Request, exc: RequestValidationError) -> JSONResponse:
         code, message = describe(exc.errors())
-        return error_response(422, code, message)
+        return error_response(422, code, message, request)
 
     @app.exception_handler(HTTPException)
-    async def http_error(_: Request, exc: HTTPException) -> JSONResponse:
+    async def http_error(request: Request, exc: HTTPException) -> JSONResponse:
         code = {404: "not_found", 405: "method_not_allowed"}.get(exc.status_code, "http_error")
-        return error_response(exc.status_code, code, str(exc.detail))
+        return error_response(exc.status_code, code, str(exc.detail), request)
 
     @app.exception_handler(Exception)
-    async def unexpected(_: Request, exc: Exception) -> JSONResponse:
+    async def unexpected(request: Request, exc: Exception) -> JSONResponse:
         log.exception("unexpected error", exc_info=exc)
-        return error_response(500, "internal_error", "Mnemo failed unexpectedly; see its log.")
+        return error_response(500, "internal_error", "Mnemo failed unexpectedly; see its log.", request)
 
 
 def create_app(settings: Settings | None = None, services: Services | None = None) -> FastAPI:
@@ -91,6 +96,7 @@ def create_app(settings: Settings | None = None, services: Services | None = Non
     install_error_handlers(app)
     app.include_router(chat.router)
     app.include_router(conversations.router)
+    app.include_router(openai.router)
     app.include_router(health.router)
     app.include_router(memories.router)
     mount_mcp(app, mcp, settings.host)

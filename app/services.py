@@ -3,16 +3,18 @@
 from __future__ import annotations
 
 import os
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Mapping, Sequence
 from contextlib import asynccontextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import urlparse
 
 import httpx
+from cachetools import LRUCache
 
 from app.context.budget import Shares
-from app.context.builder import ContextBuilder
+from app.context.builder import ContextBuilder, PromptContext
+from app.context.client_turn import ClientTurn
 from app.context.manager import LLMContextManager
 from app.context.recall import LongTermRecall
 from app.errors import StoreUnavailable
@@ -49,6 +51,8 @@ class Services:
     scheduler: SummaryScheduler
     memories: Memories | None = None
     long_term: LongTermScheduler | None = None
+    # The last prompt sent for each conversation, so a user can see what was injected.
+    contexts: LRUCache[str, PromptContext] = field(default_factory=lambda: LRUCache(maxsize=1000))
 
     @classmethod
     def assemble(
@@ -142,6 +146,26 @@ class Services:
             params=params,
             project=project,
             long_term=self.long_term,
+        )
+
+    def client_turn(
+        self,
+        conversation_id: str,
+        messages: Sequence[Mapping[str, Any]],
+        max_tokens: int | None,
+        params: dict[str, Any],
+    ) -> ClientTurn:
+        """The context manager for one turn of an OpenAI-style client."""
+        return ClientTurn(
+            builder=self.builder,
+            history=self.history,
+            llm=self.llm,
+            scheduler=self.scheduler,
+            conversation_id=conversation_id,
+            messages=messages,
+            reply_tokens=max_tokens or self.settings.reply_tokens,
+            params=params,
+            tools=params.get("tools"),
         )
 
 

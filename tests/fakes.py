@@ -45,9 +45,21 @@ class Script:
     """What the fake model answers: chunks, then usage; optionally a failure after `fail_after`."""
 
     chunks: list[str] = field(default_factory=lambda: ["Hello", " there", "!"])
+    tool_calls: list[dict[str, Any]] = field(default_factory=list)  # deltas sent after the text
     fail_after: int | None = None
     unavailable: bool = False
     reject: bool = False
+
+
+def chunk_of(delta: dict[str, Any], finish_reason: str | None = None) -> dict[str, Any]:
+    """A chunk as llama.cpp streams it."""
+    return {
+        "id": "chatcmpl-fake",
+        "object": "chat.completion.chunk",
+        "created": 1700000000,
+        "model": "fake",
+        "choices": [{"index": 0, "delta": delta, "finish_reason": finish_reason}],
+    }
 
 
 class FakeStream:
@@ -69,9 +81,17 @@ class FakeStream:
         for n, chunk in enumerate(script.chunks):
             if script.fail_after is not None and n == script.fail_after:
                 raise LLMFailed("llama.cpp broke off the reply: fake")
-            yield Delta(chunk)
+            yield Delta(chunk, chunk_of({"content": chunk}))
+        for call in script.tool_calls:
+            yield Delta("", chunk_of({"tool_calls": [call]}))
+        reason = "tool_calls" if script.tool_calls else "stop"
+        yield Delta("", chunk_of({}, reason))
         prompt = await self._llm.count_prompt(self.messages)
-        yield Finished(Usage(prompt, len(script.chunks), prompt // 2, prompt - prompt // 2), "stop")
+        usage = {"prompt_tokens": prompt, "completion_tokens": len(script.chunks)}
+        finished = {**chunk_of({}, reason), "choices": [], "usage": usage}
+        yield Finished(
+            Usage(prompt, len(script.chunks), prompt // 2, prompt - prompt // 2), reason, {}, finished
+        )
 
     async def aclose(self) -> None:
         self.closed = True
@@ -107,6 +127,10 @@ class FakeLLM:
 
     async def healthy(self) -> bool:
         return self.up
+
+    async def models(self) -> Mapping[str, Any]:
+        self._check()
+        return {"object": "list", "data": [{"id": "fake", "object": "model", "owned_by": "llamacpp"}]}
 
     def stream_chat(self, messages: Sequence[ChatMessage], params: Mapping[str, Any]) -> FakeStream:
         stream = FakeStream(self, messages, params)

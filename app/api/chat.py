@@ -74,7 +74,7 @@ async def _sse(turn: LLMContextManager, stack: AsyncExitStack) -> AsyncIterator[
         )
         try:
             async for event in turn.events():
-                if isinstance(event, Delta):
+                if isinstance(event, Delta) and event.text:
                     yield _event("token", {"delta": event.text})
             stored = await turn.commit()
         except Exception as exc:

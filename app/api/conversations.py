@@ -19,6 +19,7 @@ from app.api.schemas import (
     SummariesOut,
     SummaryOut,
 )
+from app.errors import NotFound
 from app.memory.history import NewMessage
 
 router = APIRouter(prefix="/conversations", tags=["conversations"])
@@ -65,9 +66,11 @@ async def list_messages(
     services: ServicesDep,
     offset: Annotated[int, Query(ge=0)] = 0,
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
+    include_abandoned: Annotated[bool, Query(description="Also turns left by a regenerate or edit")] = False,
 ) -> MessagesPage:
     total = await services.history.next_index(conversation_id)
-    turns = await services.history.read(conversation_id, offset, min(offset + limit, total))
+    stop = min(offset + limit, total)
+    turns = await services.history.read(conversation_id, offset, stop, include_abandoned)
     return MessagesPage(
         conversation_id=conversation_id,
         messages=[MessageOut.of(t) for t in turns],
@@ -94,6 +97,23 @@ async def preview_context(
 ) -> ContextResponse:
     budget = body.max_tokens or await services.builder.prompt_budget(services.settings.reply_tokens)
     context = await services.builder.build(conversation_id, body.query, budget, body.project)
+    return ContextResponse.of(context)
+
+
+@router.get(
+    "/{conversation_id}/context",
+    response_model=ContextResponse,
+    summary="The last context sent",
+    description=(
+        "The messages, memories and summaries of the last prompt Mnemo sent for this conversation "
+        "(since it started), e.g. to see why the model knew something in a streamed reply."
+    ),
+    responses={404: {"model": ErrorResponse}, **ERRORS},
+)
+async def last_context(conversation_id: ConversationIdPath, services: ServicesDep) -> ContextResponse:
+    context = services.contexts.get(conversation_id)
+    if context is None:
+        raise NotFound(f"No prompt was sent for conversation {conversation_id!r} since Mnemo started.")
     return ContextResponse.of(context)
 
 

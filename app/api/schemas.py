@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 
@@ -125,6 +125,7 @@ class MessageOut(BaseModel):
     turn_index: int
     created_at: datetime
     incomplete: bool
+    abandoned: bool = Field(False, description="Left behind by a regenerate or an edit; not injected")
 
     @classmethod
     def of(cls, turn: Turn) -> MessageOut:
@@ -136,6 +137,7 @@ class MessageOut(BaseModel):
             turn_index=turn.turn_index,
             created_at=turn.created_at,
             incomplete=turn.incomplete,
+            abandoned=turn.abandoned,
         )
 
 
@@ -180,7 +182,7 @@ class SummaryOut(BaseModel):
 
 class ContextResponse(BaseModel):
     conversation_id: str
-    messages: list[dict[str, str]]
+    messages: list[dict[str, Any]]
     memories: list[MemoryOut]
     summaries: list[SummaryOut]
     window_turns: int

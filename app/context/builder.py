@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
+import json
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
+from typing import Any
 
 from app.context.budget import Request, Shares, plan
 from app.context.prompt import (
     MEMORY_FOOTER,
     MEMORY_HEADER,
     SUMMARY_HEADER,
-    Message,
+    build_client_messages,
     build_messages,
     memory_label,
     summary_label,
@@ -23,6 +26,7 @@ from app.memory import hierarchy
 from app.memory.history import History
 from app.memory.longterm import Scored
 from app.memory.retriever import Retriever
+from app.memory.sync import text_of
 from app.memory.types import Memory, Summary, Turn, utcnow
 
 # Template tokens around one message (Gemma: "<start_of_turn>user\n" ... "<end_of_turn>\n").
@@ -38,7 +42,7 @@ class PromptContext:
     """What one turn sends to the model, and why."""
 
     conversation_id: str
-    messages: list[Message]
+    messages: list[dict[str, Any]]
     memories: list[Memory]
     summaries: list[Summary]
     window: list[Turn]
@@ -155,3 +159,121 @@ class ContextBuilder:
                 )
             target -= tokens - budget  # the estimate was short: plan again with less
         raise MessageTooLarge(f"Could not fit the prompt into {budget} tokens; send a shorter message.")
+
+    async def build_for_client(
+        self,
+        conversation_id: str,
+        messages: Sequence[Mapping[str, Any]],
+        budget: int,
+        tools: Any = None,
+    ) -> PromptContext:
+        """The prompt for an OpenAI client's messages: its history is the window.
+
+        The client's system message (else Mnemo's) comes first with the summaries, its
+        history follows as sent, the recalled memories go inside its newest message. When
+        the history does not fit, its oldest messages give way, summaries join, and the
+        dropped turns become eligible as memories. `tools` (the client's definitions) are
+        counted into the fixed part.
+        """
+        system, window, last = split_client(messages, self._system)
+        query = text_of(last.get("content")) if last.get("role") == "user" else last_user_text(messages)
+        next_index = await self._history.next_index(conversation_id)
+        summaries = hierarchy.active(await self._history.summaries(conversation_id))
+        fixed = await self._counter.prompt(build_client_messages(system, [], [], [], last))
+        if tools:
+            fixed += await self._counter.text(json.dumps(tools, ensure_ascii=False))
+        window_costs = [await self._counter.text(client_text(m)) + MESSAGE_OVERHEAD for m in window]
+
+        start, use_summaries = 0, False
+        for _ in range(2):
+            kept_window = window[start:]
+            exclude = frozenset(text_of(m.get("content")).strip() for m in [*kept_window, last])
+            memories = await self._retriever.retrieve(conversation_id, query, next_index, exclude)
+            candidates = summaries if use_summaries else []
+            fitted = await self._fit_client(
+                system, candidates, window, window_costs, memories, last, fixed, budget
+            )
+            context, start = fitted
+            if start == 0 or use_summaries:
+                return replace(context, conversation_id=conversation_id, next_index=next_index)
+            use_summaries = True  # the client's history was cut: the summaries cover what left
+        raise AssertionError("unreachable")
+
+    async def _fit_client(
+        self,
+        system: str,
+        summaries: list[Summary],
+        window: Sequence[Mapping[str, Any]],
+        window_costs: list[int],
+        memories: list[Memory],
+        last: Mapping[str, Any],
+        fixed: int,
+        budget: int,
+    ) -> tuple[PromptContext, int]:
+        summary_costs = [await self._counter.text(summary_label(s)) + 1 for s in summaries]
+        if summary_costs:
+            summary_costs[-1] += await self._counter.text(f"\n\n{SUMMARY_HEADER}\n")
+        request = Request(
+            budget=budget,
+            fixed=fixed,
+            summaries=summary_costs,
+            window=window_costs,
+            memories=[await self._counter.text(memory_label(m)) + 1 for m in memories],
+            memory_block=await self._counter.text(f"{MEMORY_HEADER}\n{MEMORY_FOOTER}\n\n") + 1,
+        )
+        target = budget
+        for _ in range(FIT_ATTEMPTS):
+            fitted = plan(replace(request, budget=target), self._shares)
+            start = user_start(window, fitted.window_start)
+            kept_summaries = summaries[len(summaries) - fitted.summaries :]
+            kept_memories = memories[: fitted.memories]
+            messages = build_client_messages(system, kept_summaries, window[start:], kept_memories, last)
+            tokens = await self._counter.prompt(messages)
+            if tokens <= budget:
+                context = PromptContext(
+                    conversation_id="",
+                    messages=messages,
+                    memories=kept_memories,
+                    summaries=kept_summaries,
+                    window=[],
+                    prompt_tokens=tokens,
+                    budget=budget,
+                    next_index=0,
+                )
+                return context, start
+            target -= tokens - budget
+        raise MessageTooLarge(f"Could not fit the prompt into {budget} tokens; send a shorter message.")
+
+
+def split_client(
+    messages: Sequence[Mapping[str, Any]], default_system: str
+) -> tuple[str, list[Mapping[str, Any]], Mapping[str, Any]]:
+    """The client's leading system message (else Mnemo's), its history, and its newest message."""
+    if not messages:
+        raise InvalidInput("messages: at least one message is required")
+    rest = list(messages)
+    system = default_system
+    if rest[0].get("role") in ("system", "developer"):
+        system = text_of(rest.pop(0).get("content"))
+    if not rest:
+        raise InvalidInput("messages: a user message is required after the system message")
+    return system, rest[:-1], rest[-1]
+
+
+def last_user_text(messages: Sequence[Mapping[str, Any]]) -> str:
+    return next((text_of(m.get("content")) for m in reversed(messages) if m.get("role") == "user"), "")
+
+
+def client_text(message: Mapping[str, Any]) -> str:
+    """What a client message costs, roughly: its text and any tool calls."""
+    calls = message.get("tool_calls")
+    return text_of(message.get("content")) + (json.dumps(calls) if calls else "")
+
+
+def user_start(window: Sequence[Mapping[str, Any]], start: int) -> int:
+    """Move a cut forward to a user message: a history must not open with a reply or a tool result."""
+    if start == 0:
+        return 0
+    while start < len(window) and window[start].get("role") != "user":
+        start += 1
+    return start

@@ -72,11 +72,15 @@ class LLMContextManager:
         await self._lock.acquire()
         try:
             budget = await self._builder.prompt_budget(self._reply_tokens)
-            self.context = await self._builder.build(self.conversation_id, self.message, budget, self.project)
+            await self._prepare(budget)
         except BaseException:
             self._lock.release()
             raise
         return self
+
+    async def _prepare(self, budget: int) -> None:
+        """Build the prompt (with the conversation locked)."""
+        self.context = await self._builder.build(self.conversation_id, self.message, budget, self.project)
 
     async def _slot(self) -> int:
         """Keep a conversation on one llama.cpp slot so its cached prefix is there next turn."""

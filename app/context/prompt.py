@@ -7,8 +7,9 @@ message, and nothing before it changes between summaries.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from datetime import datetime
+from typing import Any
 
 from app.memory.types import Memory, Summary, Turn
 
@@ -95,4 +96,37 @@ def build_messages(
     return [
         {"role": "system", "content": system_content(system_prompt, summaries, long_term)},
         *alternate([*history, current]),
+    ]
+
+
+ClientMessage = Mapping[str, Any]
+
+
+def with_memories(message: ClientMessage, memories: Sequence[Memory]) -> dict[str, Any]:
+    """A client's newest message with the memory block ahead of its words (user messages only)."""
+    block = memory_block(memories)
+    if not block or message.get("role") != "user":
+        return dict(message)
+    content = message.get("content")
+    if isinstance(content, list):
+        return {**message, "content": [{"type": "text", "text": block}, *content]}
+    return {**message, "content": block + str(content or "")}
+
+
+def build_client_messages(
+    system_prompt: str,
+    summaries: Sequence[Summary],
+    window: Sequence[ClientMessage],
+    memories: Sequence[Memory],
+    last: ClientMessage,
+) -> list[dict[str, Any]]:
+    """An OpenAI client's messages as sent, with the same layout as /chat around them.
+
+    The system message (the client's own, else Mnemo's) carries the summaries; the
+    client's history is the window; the memories go inside its newest message.
+    """
+    return [
+        {"role": "system", "content": system_content(system_prompt, summaries)},
+        *(dict(m) for m in window),
+        with_memories(last, memories),
     ]

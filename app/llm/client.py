@@ -18,9 +18,10 @@ ChatMessage = Mapping[str, Any]
 
 @dataclass(frozen=True)
 class Delta:
-    """A piece of the reply as it arrives."""
+    """A piece of the reply as it arrives, with llama.cpp's chunk for relays that want all of it."""
 
     text: str
+    chunk: Mapping[str, Any] | None = None
 
 
 @dataclass(frozen=True)
@@ -30,6 +31,7 @@ class Finished:
     usage: Usage
     finish_reason: str | None = None
     timings: Mapping[str, Any] = field(default_factory=dict)
+    chunk: Mapping[str, Any] | None = None  # the final chunk, with `usage`
 
 
 StreamEvent = Delta | Finished
@@ -54,6 +56,7 @@ class LLM(Protocol):
     async def complete(self, messages: Sequence[ChatMessage], params: Mapping[str, Any]) -> str: ...
     async def info(self) -> ServerInfo: ...
     async def healthy(self) -> bool: ...
+    async def models(self) -> Mapping[str, Any]: ...
 
 
 class Stream(Protocol):
@@ -128,12 +131,12 @@ class LlamaStream:
                 if "error" in chunk:
                     raise LLMFailed(f"llama.cpp failed mid-way: {chunk['error']}")
                 for choice in chunk.get("choices") or []:
-                    text = (choice.get("delta") or {}).get("content")
-                    if text:
-                        yield Delta(text)
+                    # Chunks without text (the role, tool calls, the finish reason) are relayed too.
+                    text = (choice.get("delta") or {}).get("content") or ""
+                    yield Delta(text, chunk)
                     finish_reason = choice.get("finish_reason") or finish_reason
                 if chunk.get("usage"):
-                    yield Finished(usage_from(chunk), finish_reason, chunk.get("timings") or {})
+                    yield Finished(usage_from(chunk), finish_reason, chunk.get("timings") or {}, chunk)
                     return
         except httpx.TransportError as exc:
             raise LLMFailed(f"llama.cpp broke off the reply: {exc!r}") from exc
@@ -197,6 +200,17 @@ class LlamaClient:
         except httpx.TransportError:
             return False
         return response.status_code == 200
+
+    async def models(self) -> Mapping[str, Any]:
+        """llama.cpp's /v1/models list, as it serves it."""
+        try:
+            response = await self._http.get("/v1/models")
+        except httpx.TransportError as exc:
+            raise LLMUnavailable(f"llama.cpp is not reachable: {exc!r}") from exc
+        if response.status_code >= 400:
+            raise LLMUnavailable(f"llama.cpp /v1/models failed ({response.status_code})")
+        body: Mapping[str, Any] = response.json()
+        return body
 
     async def apply_template(self, messages: Sequence[ChatMessage]) -> str:
         body = await self._post("/apply-template", {"messages": list(messages)})

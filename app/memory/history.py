@@ -83,7 +83,7 @@ class History:
         """Rebuild a conversation's keyword index from Chroma if they disagree (a crash between writes)."""
         if self._keywords is None or await self._keywords.count(conversation_id) == stored:
             return
-        turns = await self._store.turns(conversation_id, 0, stored)
+        turns = await self._store.turns(conversation_id, 0, stored, include_abandoned=True)
         await self._keywords.delete_conversation(conversation_id)
         await self._keywords.add(turns, [embed_text(t) for t in turns])
 
@@ -128,8 +128,14 @@ class History:
         previous: list[Turn | None] = [before[0] if before else None, *batch[:-1]]
         return [contextual_text(t, p) for t, p in zip(batch, previous, strict=True)]
 
-    async def read(self, conversation_id: str, start: int, stop: int) -> list[Turn]:
-        return await self._store.turns(conversation_id, start, stop)
+    async def read(
+        self, conversation_id: str, start: int, stop: int, include_abandoned: bool = False
+    ) -> list[Turn]:
+        return await self._store.turns(conversation_id, start, stop, include_abandoned)
+
+    async def abandon(self, conversation_id: str, turn_indices: Sequence[int]) -> None:
+        """Mark turns left behind by a regenerate or an edit; call with the conversation locked."""
+        await self._store.abandon(conversation_id, turn_indices)
 
     async def summaries(self, conversation_id: str) -> list[Summary]:
         return await self._store.summaries(conversation_id)

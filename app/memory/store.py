@@ -16,13 +16,18 @@ Metadata = Mapping[str, str | int | float | bool]
 
 COLLECTION = "mnemo_turns"
 DELETE_BATCH = 5000  # below Chroma's maximum batch size
+# Matches turns stored before the flag existed too (Chroma's $ne matches a missing key).
+NOT_ABANDONED: dict[str, Any] = {"abandoned": {"$ne": True}}
 
 
 class Store(Protocol):
     """What the rest of Mnemo needs from the vector store."""
 
     async def add_turns(self, turns: Sequence[Turn], vectors: Sequence[Sequence[float]]) -> None: ...
-    async def turns(self, conversation_id: str, start: int, stop: int) -> list[Turn]: ...
+    async def turns(
+        self, conversation_id: str, start: int, stop: int, include_abandoned: bool = False
+    ) -> list[Turn]: ...
+    async def abandon(self, conversation_id: str, turn_indices: Sequence[int]) -> None: ...
     async def last_turn_index(self, conversation_id: str) -> int: ...
     async def search(
         self,
@@ -60,6 +65,7 @@ def turn_metadata(turn: Turn, tenant: str) -> dict[str, str | int | float | bool
         "created_at": _iso(turn.created_at),
         "created_at_ts": turn.created_at.timestamp(),
         "incomplete": turn.incomplete,
+        "abandoned": turn.abandoned,
     }
     if turn.name:
         meta["name"] = turn.name
@@ -77,6 +83,7 @@ def turn_from_record(document: str, meta: Metadata) -> Turn:
         created_at=_parse(meta["created_at"]),
         name=str(meta["name"]) if meta.get("name") else None,
         incomplete=bool(meta.get("incomplete", False)),
+        abandoned=bool(meta.get("abandoned", False)),
     )
 
 
@@ -147,13 +154,16 @@ class ChromaStore:
             )
         )
 
-    async def turns(self, conversation_id: str, start: int, stop: int) -> list[Turn]:
-        """Turns with start <= turn_index < stop, in order."""
+    async def turns(
+        self, conversation_id: str, start: int, stop: int, include_abandoned: bool = False
+    ) -> list[Turn]:
+        """Turns with start <= turn_index < stop, in order; abandoned ones only when asked."""
         if stop <= start:
             return []
-        where = self._where(
-            conversation_id, "turn", {"turn_index": {"$gte": start}}, {"turn_index": {"$lt": stop}}
-        )
+        clauses = [{"turn_index": {"$gte": start}}, {"turn_index": {"$lt": stop}}]
+        if not include_abandoned:
+            clauses.append(NOT_ABANDONED)
+        where = self._where(conversation_id, "turn", *clauses)
         result = await self._run(
             lambda: self._collection.get(where=where, include=["documents", "metadatas"])
         )
@@ -182,7 +192,7 @@ class ChromaStore:
         """The k turns nearest to vector with turn_index < before, created within `between` (epoch s)."""
         if k <= 0 or before <= 0:
             return []
-        clauses: list[dict[str, Any]] = [{"turn_index": {"$lt": before}}]
+        clauses: list[dict[str, Any]] = [{"turn_index": {"$lt": before}}, NOT_ABANDONED]
         if between is not None:
             clauses += [{"created_at_ts": {"$gte": between[0]}}, {"created_at_ts": {"$lt": between[1]}}]
         if speakers:
@@ -207,7 +217,7 @@ class ChromaStore:
     async def score(
         self, conversation_id: str, indices: Sequence[int], vector: Sequence[float]
     ) -> list[Memory]:
-        """The given turns, each with its cosine similarity to vector (stored vectors are unit length)."""
+        """The given turns (abandoned ones left out), each with its cosine similarity to vector."""
         if not indices:
             return []
         ids = [turn_id(conversation_id, i) for i in indices]
@@ -223,7 +233,16 @@ class ChromaStore:
             for doc, meta, emb in zip(
                 result["documents"] or [], result["metadatas"] or [], embeddings, strict=True
             )
+            if not meta.get("abandoned", False)
         ]
+
+    async def abandon(self, conversation_id: str, turn_indices: Sequence[int]) -> None:
+        """Mark turns abandoned (kept, but no longer read into prompts or recalled)."""
+        if not turn_indices:
+            return
+        ids = [turn_id(conversation_id, i) for i in turn_indices]
+        metas: list[Any] = [{"abandoned": True} for _ in ids]
+        await self._run(lambda: self._collection.update(ids=ids, metadatas=metas))
 
     async def add_summary(self, summary: Summary, vector: Sequence[float]) -> None:
         meta = summary_metadata(summary, self._tenant)

@@ -33,6 +33,7 @@ class Turn:
     created_at: datetime = field(default_factory=utcnow)
     name: str | None = None
     incomplete: bool = False
+    abandoned: bool = False  # left behind by a regenerate or an edit (see memory/sync.py)
 
     @property
     def id(self) -> str:

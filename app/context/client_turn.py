@@ -1,0 +1,68 @@
+"""ClientTurn: one turn of an OpenAI-style client that resends its whole history every time."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from app.context.builder import ContextBuilder, last_user_text
+from app.context.manager import LLMContextManager
+from app.llm.client import LLM
+from app.memory.history import History, NewMessage
+from app.memory.summarizer import SummaryScheduler
+from app.memory.sync import Sync, conversation_messages, plan_sync
+from app.memory.types import Turn
+
+
+class ClientTurn(LLMContextManager):
+    """An LLMContextManager whose window is the client's own history.
+
+    On entry it lines the client's messages up with the stored turns (memory/sync.py);
+    on storing it marks the abandoned turns and appends only the new messages and the
+    reply, so a resent history is stored once and a regenerate replaces the old reply.
+    """
+
+    def __init__(
+        self,
+        *,
+        builder: ContextBuilder,
+        history: History,
+        llm: LLM,
+        scheduler: SummaryScheduler,
+        conversation_id: str,
+        messages: Sequence[Mapping[str, Any]],
+        reply_tokens: int,
+        params: dict[str, Any] | None = None,
+        tools: Any = None,
+    ) -> None:
+        super().__init__(
+            builder=builder,
+            history=history,
+            llm=llm,
+            scheduler=scheduler,
+            conversation_id=conversation_id,
+            message=last_user_text(messages),
+            reply_tokens=reply_tokens,
+            params=params,
+        )
+        self.messages = list(messages)
+        self._tools = tools
+        self.sync: Sync | None = None
+
+    async def _prepare(self, budget: int) -> None:
+        stop = await self._history.next_index(self.conversation_id)
+        stored = await self._history.read(self.conversation_id, 0, stop)
+        self.sync = plan_sync(stored, conversation_messages(self.messages))
+        self.context = await self._builder.build_for_client(
+            self.conversation_id, self.messages, budget, self._tools
+        )
+
+    async def _store(self, incomplete: bool) -> list[Turn]:
+        if self.stored or self.sync is None:
+            return self.stored
+        await self._history.abandon(self.conversation_id, self.sync.abandon)
+        messages = [NewMessage(role=m.role, content=m.content) for m in self.sync.new]  # type: ignore[arg-type]
+        if self.reply.strip():  # a reply of tool calls only has no text to remember
+            messages.append(NewMessage(role="assistant", content=self.reply, incomplete=incomplete))
+        self.stored = await self._history.append(self.conversation_id, messages)
+        return self.stored
