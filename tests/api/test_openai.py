@@ -124,7 +124,8 @@ async def test_memories_go_inside_the_newest_user_message_after_the_clients_own_
     assert "Memories recalled" in messages[-1]["content"] and "Reykjavik" in messages[-1]["content"]
     assert messages[-1]["content"].endswith("where does my sister live")
     context = (await client.get("/conversations/oa1/context")).json()
-    assert [m["content"] for m in context["memories"]] == ["my sister lives in Reykjavik"]
+    recalled = [(m["content"], m["neighbour_of"]) for m in context["memories"]]
+    assert recalled == [("my sister lives in Reykjavik", None), ("Hello there!", 0)]
     assert context["messages"] == messages
 
 
