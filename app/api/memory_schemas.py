@@ -104,25 +104,7 @@ class MemoryOut(BaseModel):
 
     @classmethod
     def of(cls, memory: LongTermMemory) -> MemoryOut:
-        return cls(
-            id=memory.id,
-            type=memory.type,
-            title=memory.title,
-            content=memory.content,
-            tags=list(memory.tags),
-            project=memory.project,
-            source=memory.source,
-            pinned=memory.pinned,
-            created_at=memory.created_at,
-            updated_at=memory.updated_at,
-            use_count=memory.use_count,
-            last_used_at=memory.last_used_at,
-            valid_to=memory.valid_to,
-            superseded_by=memory.superseded_by,
-            supersedes=memory.supersedes,
-            archived=memory.archived,
-            current=memory.current,
-        )
+        return cls.model_validate(memory, from_attributes=True)
 
 
 class ScoredOut(MemoryOut):

@@ -129,16 +129,7 @@ class MessageOut(BaseModel):
 
     @classmethod
     def of(cls, turn: Turn) -> MessageOut:
-        return cls(
-            id=turn.id,
-            role=turn.role,
-            content=turn.content,
-            name=turn.name,
-            turn_index=turn.turn_index,
-            created_at=turn.created_at,
-            incomplete=turn.incomplete,
-            abandoned=turn.abandoned,
-        )
+        return cls.model_validate(turn, from_attributes=True)
 
 
 class MessagesPage(BaseModel):
@@ -168,16 +159,7 @@ class SummaryOut(BaseModel):
 
     @classmethod
     def of(cls, summary: Summary) -> SummaryOut:
-        return cls(
-            id=summary.id,
-            level=summary.level,
-            turn_from=summary.turn_from,
-            turn_to=summary.turn_to,
-            covers_from=summary.covers_from,
-            covers_to=summary.covers_to,
-            created_at=summary.created_at,
-            content=summary.content,
-        )
+        return cls.model_validate(summary, from_attributes=True)
 
 
 class ContextResponse(BaseModel):

@@ -68,45 +68,12 @@ class MemoryRecord(BaseModel):
 
     @classmethod
     def of(cls, memory: LongTermMemory, vector: list[float] | None) -> MemoryRecord:
-        return cls(
-            id=memory.id,
-            type=memory.type,
-            title=memory.title,
-            content=memory.content,
-            tags=list(memory.tags),
-            project=memory.project,
-            source=memory.source,
-            pinned=memory.pinned,
-            created_at=memory.created_at,
-            updated_at=memory.updated_at,
-            use_count=memory.use_count,
-            last_used_at=memory.last_used_at,
-            valid_to=memory.valid_to,
-            superseded_by=memory.superseded_by,
-            supersedes=memory.supersedes,
-            archived=memory.archived,
-            embedding=vector,
-        )
+        record = cls.model_validate(memory, from_attributes=True)
+        return record.model_copy(update={"embedding": vector})
 
     def memory(self) -> LongTermMemory:
-        return LongTermMemory(
-            id=self.id,
-            type=self.type,
-            title=self.title,
-            content=self.content,
-            tags=tuple(self.tags),
-            project=self.project,
-            source=self.source,
-            pinned=self.pinned,
-            created_at=self.created_at,
-            updated_at=self.updated_at,
-            use_count=self.use_count,
-            last_used_at=self.last_used_at,
-            valid_to=self.valid_to,
-            superseded_by=self.superseded_by,
-            supersedes=self.supersedes,
-            archived=self.archived,
-        )
+        fields = self.model_dump(exclude={"embedding"})
+        return LongTermMemory(**fields | {"tags": tuple(self.tags)})
 
 
 class Header(BaseModel):
