@@ -33,6 +33,14 @@ async def ready(services: ServicesDep) -> JSONResponse:
     except MnemoError as exc:
         checks["store"] = exc.message
     ok = all(v == "ok" for v in checks.values())
-    return JSONResponse(
-        {"status": "ready" if ok else "unavailable", **checks}, status_code=200 if ok else 503
-    )
+    body: dict[str, object] = {"status": "ready" if ok else "unavailable", **checks}
+    if checks["llm"] == "ok":
+        try:
+            body["context_tokens"] = await services.builder.context_size()
+        except MnemoError as exc:
+            body["context_tokens"] = exc.message
+        # "estimate" when the server offers no tokenizer: counts are then conservative guesses.
+        body["token_counts"] = "exact" if services.counter.exact else "estimate"
+    body["summaries_in_progress"] = services.scheduler.busy
+    body["summary_failures"] = services.scheduler.failures
+    return JSONResponse(body, status_code=200 if ok else 503)

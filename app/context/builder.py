@@ -14,8 +14,8 @@ from app.context.prompt import (
     SUMMARY_HEADER,
     build_client_messages,
     build_messages,
-    memory_label,
     summary_label,
+    system_content,
     turn_content,
 )
 from app.context.recall import LongTermRecall, long_term_block
@@ -32,6 +32,8 @@ from app.memory.types import Memory, Summary, Turn, utcnow
 # Template tokens around one message (Gemma: "<start_of_turn>user\n" ... "<end_of_turn>\n").
 # Only for planning: every prompt is counted exactly before it is used.
 MESSAGE_OVERHEAD = 6
+# "[2023-05-08 13:56 UTC | Caroline | relevance 0.62] " and the line break, with room to spare.
+LABEL_OVERHEAD = 30
 FIT_ATTEMPTS = 4
 # Context assumed when the server does not say (not llama.cpp) and none is configured.
 FALLBACK_CONTEXT = 4096
@@ -96,6 +98,42 @@ class ContextBuilder:
             )
         return budget
 
+    async def _request(
+        self,
+        budget: int,
+        fixed: int,
+        summaries: Sequence[Summary],
+        window_costs: list[int],
+        memories: Sequence[Memory],
+    ) -> Request:
+        """The planner's view of a prompt: the token cost of every part that may be left out."""
+        summary_costs = [c + 1 for c in await self._counter.texts([summary_label(s) for s in summaries])]
+        if summary_costs:  # the header comes with the newest summary, which is kept first
+            summary_costs[-1] += await self._counter.text(f"\n\n{SUMMARY_HEADER}\n")
+        # A label holds the query's relevance score, so it is never cached: count the turn's
+        # text (cached) and allow for the label around it.
+        memory_costs = await self._counter.texts([m.turn.content for m in memories])
+        return Request(
+            budget=budget,
+            fixed=fixed,
+            summaries=summary_costs,
+            window=window_costs,
+            memories=[c + LABEL_OVERHEAD for c in memory_costs],
+            memory_block=await self._counter.text(f"{MEMORY_HEADER}\n{MEMORY_FOOTER}\n\n") + 1,
+        )
+
+    async def _fixed(self, message: str, budget: int, long_term: str = "") -> int:
+        """Tokens of the system prompt and the new message with their template.
+
+        Planned from cached counts; counted exactly when that is what decides whether
+        the message fits at all.
+        """
+        system = system_content(self._system, [], long_term)
+        estimate = sum(await self._counter.texts([system, message])) + 2 * MESSAGE_OVERHEAD + 1
+        if estimate <= budget:
+            return estimate
+        return await self._counter.prompt(build_messages(self._system, [], [], [], message, long_term))
+
     async def build(
         self, conversation_id: str, message: str, budget: int, project: str | None = None
     ) -> PromptContext:
@@ -111,7 +149,7 @@ class ContextBuilder:
             conversation_id, message, before=start, exclude=in_window, now=now
         )
 
-        fixed = await self._counter.prompt(build_messages(self._system, [], [], [], message))
+        fixed = await self._fixed(message, budget)
         window_costs = [
             c + MESSAGE_OVERHEAD for c in await self._counter.texts([turn_content(t) for t in window])
         ]
@@ -122,18 +160,8 @@ class ContextBuilder:
             long_term = await self._recall.fit(candidates, budget - fixed - sum(window_costs))
         lt_block = long_term_block(long_term)
         if lt_block:
-            fixed = await self._counter.prompt(build_messages(self._system, [], [], [], message, lt_block))
-        summary_costs = [c + 1 for c in await self._counter.texts([summary_label(s) for s in summaries])]
-        if summary_costs:  # the header comes with the newest summary, which is kept first
-            summary_costs[-1] += await self._counter.text(f"\n\n{SUMMARY_HEADER}\n")
-        request = Request(
-            budget=budget,
-            fixed=fixed,
-            summaries=summary_costs,
-            window=window_costs,
-            memories=[c + 1 for c in await self._counter.texts([memory_label(m) for m in memories])],
-            memory_block=await self._counter.text(f"{MEMORY_HEADER}\n{MEMORY_FOOTER}\n\n") + 1,
-        )
+            fixed = await self._fixed(message, budget, lt_block)
+        request = await self._request(budget, fixed, summaries, window_costs, memories)
 
         target = budget
         for _ in range(FIT_ATTEMPTS):
@@ -210,17 +238,7 @@ class ContextBuilder:
         fixed: int,
         budget: int,
     ) -> tuple[PromptContext, int]:
-        summary_costs = [await self._counter.text(summary_label(s)) + 1 for s in summaries]
-        if summary_costs:
-            summary_costs[-1] += await self._counter.text(f"\n\n{SUMMARY_HEADER}\n")
-        request = Request(
-            budget=budget,
-            fixed=fixed,
-            summaries=summary_costs,
-            window=window_costs,
-            memories=[await self._counter.text(memory_label(m)) + 1 for m in memories],
-            memory_block=await self._counter.text(f"{MEMORY_HEADER}\n{MEMORY_FOOTER}\n\n") + 1,
-        )
+        request = await self._request(budget, fixed, summaries, window_costs, memories)
         target = budget
         for _ in range(FIT_ATTEMPTS):
             fitted = plan(replace(request, budget=target), self._shares)

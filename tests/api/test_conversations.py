@@ -113,7 +113,11 @@ async def test_health_and_ready(client: httpx.AsyncClient, llm: FakeLLM) -> None
     assert (await client.get("/health")).json() == {"status": "ok"}
     ready = await client.get("/ready")
     assert ready.status_code == 200
-    assert ready.json()["llm"] == "ok" and ready.json()["store"] == "ok"
+    body = ready.json()
+    assert body["llm"] == "ok" and body["store"] == "ok"
+    assert body["context_tokens"] == llm.n_ctx
+    assert body["token_counts"] == "exact"
+    assert body["summaries_in_progress"] == 0 and body["summary_failures"] == 0
     llm.up = False
     down = await client.get("/ready")
     assert down.status_code == 503
