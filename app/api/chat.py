@@ -112,6 +112,8 @@ async def chat(body: ChatRequest, services: ServicesDep) -> Any:
     turn = services.turn(body.conversation_id, body.message, body.max_tokens, params, body.project)
     stack = AsyncExitStack()
     await stack.enter_async_context(turn)
+    assert turn.context is not None
+    services.contexts[body.conversation_id] = turn.context  # GET /conversations/{id}/context
     try:
         await turn.open()
     except BaseException:

@@ -36,6 +36,9 @@ async def test_memory_event_lists_recalled_turns(client: httpx.AsyncClient, serv
     assert memories[0]["id"] == "c1/t0"
     assert 0 < memories[0]["score"] <= 1
     assert "created_at" in memories[0]
+    last = (await client.get("/conversations/c1/context")).json()  # the prompt that was sent
+    assert last["memories"][0]["content"] == "my favourite colour is teal"
+    assert last["messages"][-1]["content"].endswith("what is my favourite colour")
 
 
 async def test_chat_without_streaming_answers_json(client: httpx.AsyncClient) -> None:
