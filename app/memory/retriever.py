@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import re
 from collections import defaultdict
 from collections.abc import Sequence
@@ -75,28 +76,28 @@ class Retriever:
         if k == 0 or before <= 0 or not query.strip():
             return []
         [vector] = await self._embedder.embed([query])
-        dense = await self._store.search(conversation_id, vector, k * POOL, before)
-        candidates = {m.turn.turn_index: m for m in dense}
-        rankings = [[m.turn.turn_index for m in dense]]
-        if self._keywords is not None:
-            sparse = [i for i, _ in await self._keywords.search(conversation_id, query, k * POOL, before)]
-            rankings.append(sparse)
-            missing = [i for i in sparse if i not in candidates]
-            for memory in await self._store.score(conversation_id, missing, vector):
-                candidates[memory.turn.turn_index] = memory
+        pool = k * POOL
+        searches = [self._store.search(conversation_id, vector, pool, before)]
         span = time_span(query, now or datetime.now(UTC))
-        if span is not None:
+        if span is not None:  # turns from the period the query names
             between = (span.start.replace(tzinfo=UTC).timestamp(), span.end.replace(tzinfo=UTC).timestamp())
-            dated = await self._store.search(conversation_id, vector, k * POOL, before, between)
-            rankings.append([m.turn.turn_index for m in dated])
-            for memory in dated:
-                candidates.setdefault(memory.turn.turn_index, memory)
+            searches.append(self._store.search(conversation_id, vector, pool, before, between))
         speakers = [n for n in dict.fromkeys(NAME.findall(query)) if n.lower() not in STOPWORDS]
         if speakers:  # turns spoken by a person the query names
-            spoken = await self._store.search(conversation_id, vector, k * POOL, before, speakers=speakers)
-            rankings.append([m.turn.turn_index for m in spoken])
-            for memory in spoken:
+            searches.append(self._store.search(conversation_id, vector, pool, before, speakers=speakers))
+        vector_rankings, sparse = await asyncio.gather(
+            asyncio.gather(*searches), self._keyword_ranking(conversation_id, query, pool, before)
+        )
+
+        candidates: dict[int, Memory] = {}
+        for ranking in vector_rankings:
+            for memory in ranking:
                 candidates.setdefault(memory.turn.turn_index, memory)
+        missing = [i for i in sparse if i not in candidates]  # keyword hits need their cosine for the gate
+        for memory in await self._store.score(conversation_id, missing, vector):
+            candidates[memory.turn.turn_index] = memory
+        rankings = [[m.turn.turn_index for m in ranking] for ranking in vector_rankings]
+        rankings.append(sparse)
         fused = fuse(*rankings)
 
         chosen: list[Memory] = []
@@ -113,6 +114,11 @@ class Retriever:
         if self._neighbours if neighbours is None else neighbours:
             chosen += await self._neighbours_of(conversation_id, chosen, vector, before, seen)
         return chosen
+
+    async def _keyword_ranking(self, conversation_id: str, query: str, k: int, before: int) -> list[int]:
+        if self._keywords is None:
+            return []
+        return [i for i, _ in await self._keywords.search(conversation_id, query, k, before)]
 
     async def _neighbours_of(
         self, conversation_id: str, chosen: list[Memory], vector: Sequence[float], before: int, seen: set[str]
