@@ -166,6 +166,7 @@ class Services:
             reply_tokens=max_tokens or self.settings.reply_tokens,
             params=params,
             tools=params.get("tools"),
+            long_term=self.long_term,
         )
 
 

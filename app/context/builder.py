@@ -211,6 +211,13 @@ class ContextBuilder:
         if tools:
             fixed += await self._counter.text(json.dumps(tools, ensure_ascii=False))
         window_costs = [await self._counter.text(client_text(m)) + MESSAGE_OVERHEAD for m in window]
+        long_term: list[Scored] = []
+        if self._recall is not None:  # long-term memories, as for /chat: in the stable system part
+            recalled = await self._recall.candidates(query, None)
+            long_term = await self._recall.fit(recalled, budget - fixed - sum(window_costs))
+            if long_term:
+                system = system_content(system, [], long_term_block(long_term))
+                fixed = await self._counter.prompt(build_client_messages(system, [], [], [], last))
 
         start, use_summaries = 0, False
         for _ in range(2):
@@ -223,7 +230,9 @@ class ContextBuilder:
             )
             context, start = fitted
             if start == 0 or use_summaries:
-                return replace(context, conversation_id=conversation_id, next_index=next_index)
+                return replace(
+                    context, conversation_id=conversation_id, next_index=next_index, long_term=long_term
+                )
             use_summaries = True  # the client's history was cut: the summaries cover what left
         raise AssertionError("unreachable")
 

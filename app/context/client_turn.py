@@ -8,6 +8,7 @@ from typing import Any
 from app.context.builder import ContextBuilder, last_user_text
 from app.context.manager import LLMContextManager
 from app.llm.client import LLM
+from app.memory.extractor import LongTermScheduler
 from app.memory.history import History, NewMessage
 from app.memory.summarizer import SummaryScheduler
 from app.memory.sync import Sync, conversation_messages, plan_sync
@@ -34,6 +35,7 @@ class ClientTurn(LLMContextManager):
         reply_tokens: int,
         params: dict[str, Any] | None = None,
         tools: Any = None,
+        long_term: LongTermScheduler | None = None,
     ) -> None:
         super().__init__(
             builder=builder,
@@ -44,6 +46,7 @@ class ClientTurn(LLMContextManager):
             message=last_user_text(messages),
             reply_tokens=reply_tokens,
             params=params,
+            long_term=long_term,
         )
         self.messages = list(messages)
         self._tools = tools

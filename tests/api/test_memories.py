@@ -337,3 +337,22 @@ async def test_long_term_memories_are_dropped_before_window_turns(
     ).json()
     assert squeezed["long_term_memories"] == [] and squeezed["window_turns"] == 4
     assert squeezed["prompt_tokens"] <= tight
+
+
+async def test_openai_clients_get_long_term_memories_too(
+    client: httpx.AsyncClient, services: Services, llm: FakeLLM
+) -> None:
+    await create(client, DARK)
+    sent = [
+        {"role": "system", "content": "You are terse."},
+        {"role": "user", "content": "the user prefers which theme in the editor"},
+    ]
+    response = await client.post("/v1/chat/completions", json={"model": "m", "messages": sent})
+    assert response.status_code == 200
+    system = llm.streams[-1].messages[0]["content"]
+    assert system.startswith("You are terse.")  # the client's own system message stays first
+    assert "[user_preference] Editor theme: The user prefers a dark theme in the editor" in system
+    assert services.long_term is not None
+    await services.long_term.drain()  # the used memory is counted after the turn
+    [memory] = (await client.get("/memories")).json()["memories"]
+    assert memory["use_count"] == 1
