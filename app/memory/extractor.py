@@ -16,6 +16,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass
 from typing import Annotated, Any, Protocol
 
+import anyio
 from pydantic import AfterValidator, BaseModel, Field, ValidationError
 
 from app.errors import MnemoError
@@ -127,8 +128,10 @@ class Extractor:
         max_items: int = 3,
         retries: int = 2,
         max_tokens: int = 320,
+        timeout: float = 60.0,
     ) -> None:
         self._llm = llm
+        self._timeout = timeout
         self._memories = memories
         self._max_items = max_items
         self._retries = retries
@@ -152,8 +155,13 @@ class Extractor:
             if attempt:
                 self.stats.retries += 1
             try:
-                raw = await self._llm.complete(self.request(message), self.params(attempt))
+                # Bounded: a model stuck in a long string must not hold a llama.cpp slot for minutes.
+                with anyio.fail_after(self._timeout):
+                    raw = await self._llm.complete(self.request(message), self.params(attempt))
                 return Proposals.model_validate(json.loads(raw)).memories[: self._max_items]
+            except TimeoutError:
+                problem = f"the model took longer than {self._timeout:.0f} s"
+                log.info("extraction attempt %d timed out", attempt + 1)
             except (MnemoError, ValueError, ValidationError) as exc:  # JSONDecodeError is a ValueError
                 problem = str(exc)[:300]
                 log.info("extraction attempt %d failed: %s", attempt + 1, problem)
