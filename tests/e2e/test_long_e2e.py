@@ -7,6 +7,7 @@ import random
 from pathlib import Path
 
 import httpx
+import pytest
 
 from tests.e2e.conftest import MnemoProcess, start_llama
 
@@ -27,6 +28,7 @@ def message(rng: random.Random, n: int) -> str:
     return text
 
 
+@pytest.mark.timeout(1800)  # about 4 minutes on an idle 2-core machine; generous for a busy one
 async def test_three_hundred_turns_in_a_small_context(model_path: Path, tmp_path: Path) -> None:
     llama = start_llama(model_path, tmp_path, ctx=4096, slots=2)  # 2,048 tokens per slot
     mnemo = MnemoProcess(
