@@ -68,7 +68,13 @@ class Services:
         history = History(store, embedder, keywords, context=settings.embed_context)
         counter = TokenCounter(llm)
         retriever = Retriever(
-            store, embedder, settings.top_k, settings.score_threshold, keywords, settings.neighbours
+            store,
+            embedder,
+            settings.top_k,
+            settings.score_threshold,
+            keywords,
+            neighbours=settings.neighbours,
+            speakers=settings.speaker_ranking,
         )
         memories, recall, long_term = long_term_parts(
             settings, llm, embedder, counter, memory_store, embedding_model

@@ -228,6 +228,7 @@ async def evaluate(settings: Settings, limit: int | None) -> dict[str, Any]:
 OVERRIDABLE = {
     "top_k",
     "neighbours",
+    "speaker_ranking",
     "embed_context",
     "score_threshold",
     "window_max_turns",

@@ -46,6 +46,7 @@ class Retriever:
         threshold: float,
         keywords: KeywordIndex | None = None,
         neighbours: bool = False,
+        speakers: bool = False,
     ) -> None:
         self._store = store
         self._embedder = embedder
@@ -53,6 +54,7 @@ class Retriever:
         self._threshold = threshold
         self._keywords = keywords
         self._neighbours = neighbours
+        self._speakers = speakers
 
     async def retrieve(
         self,
@@ -82,7 +84,8 @@ class Retriever:
         if span is not None:  # turns from the period the query names
             between = (span.start.replace(tzinfo=UTC).timestamp(), span.end.replace(tzinfo=UTC).timestamp())
             searches.append(self._store.search(conversation_id, vector, pool, before, between))
-        speakers = [n for n in dict.fromkeys(NAME.findall(query)) if n.lower() not in STOPWORDS]
+        names = NAME.findall(query) if self._speakers else []
+        speakers = [n for n in dict.fromkeys(names) if n.lower() not in STOPWORDS]
         if speakers:  # turns spoken by a person the query names
             searches.append(self._store.search(conversation_id, vector, pool, before, speakers=speakers))
         vector_rankings, sparse = await asyncio.gather(

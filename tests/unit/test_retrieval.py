@@ -208,6 +208,9 @@ async def test_a_query_naming_a_speaker_prefers_their_turns(
                 NewMessage(role="assistant", content="my sunrise painting", name="Melanie"),
             ],
         )
-    retriever = Retriever(store, embedder, top_k=1, threshold=0.05, keywords=keywords)
+    retriever = Retriever(store, embedder, top_k=1, threshold=0.05, keywords=keywords, speakers=True)
     [found] = await retriever.retrieve("c1", "When did Melanie paint a sunrise over the lake?", before=2)
     assert found.turn.name == "Melanie"
+    off = Retriever(store, embedder, top_k=1, threshold=0.05, keywords=keywords)
+    [found] = await off.retrieve("c1", "When did Melanie paint a sunrise over the lake?", before=2)
+    assert found.turn.name == "Caroline"  # what the speaker ranking bought
