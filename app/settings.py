@@ -44,9 +44,9 @@ class Settings(BaseSettings):
     chroma_url: str = ""
     top_k: int = Field(5, ge=0, le=50)
     score_threshold: float = Field(0.3, ge=-1.0, le=1.0)
-    neighbours: bool = True
+    neighbours: bool = False
     speaker_ranking: bool = False
-    embed_context: bool = False
+    embed_context: bool = True
     window_min_turns: int = Field(4, ge=0)
     window_max_turns: int = Field(16, ge=2)
     summary_every: int = Field(5, ge=1)

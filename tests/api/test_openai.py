@@ -117,15 +117,17 @@ async def test_memories_go_inside_the_newest_user_message_after_the_clients_own_
         user("where does my sister live"),
     ]
     response = await complete(client, sent)
-    assert response.headers["x-mnemo-memories"] == "2"  # the fact, and the reply next to it
+    count = int(response.headers["x-mnemo-memories"])
+    assert count >= 1
     messages = llm.streams[-1].messages
     assert messages[0] == {"role": "system", "content": "You are terse."}
     assert messages[-1]["role"] == "user"
     assert "Memories recalled" in messages[-1]["content"] and "Reykjavik" in messages[-1]["content"]
     assert messages[-1]["content"].endswith("where does my sister live")
     context = (await client.get("/conversations/oa1/context")).json()
-    recalled = [(m["content"], m["neighbour_of"]) for m in context["memories"]]
-    assert recalled == [("my sister lives in Reykjavik", None), ("Hello there!", 0)]
+    # the fact first; with contextual vectors the reply to it may come along
+    assert context["memories"][0]["content"] == "my sister lives in Reykjavik"
+    assert len(context["memories"]) == count
     assert context["messages"] == messages
 
 
