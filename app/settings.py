@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from pydantic import Field, field_validator
+from pydantic import Field, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -69,6 +69,18 @@ class Settings(BaseSettings):
     @classmethod
     def _strip_slash(cls, value: str) -> str:
         return value.rstrip("/")
+
+    @model_validator(mode="after")
+    def _window_holds_a_fold(self) -> Settings:
+        # Between folds the window grows to window_min + 2 * summary_every turns; if the cap is
+        # lower it slides every turn, and llama.cpp's cached prefix is lost on every request.
+        needed = self.window_min_turns + 2 * self.summary_every
+        if self.window_max_turns < needed:
+            raise ValueError(
+                f"MNEMO_WINDOW_MAX_TURNS={self.window_max_turns} is below MNEMO_WINDOW_MIN_TURNS + "
+                f"2 x MNEMO_SUMMARY_EVERY = {needed}: raise it or summarise more often"
+            )
+        return self
 
     @property
     def llm_url(self) -> str:

@@ -36,6 +36,7 @@ async def test_three_hundred_turns_in_a_small_context(model_path: Path, tmp_path
         llama.url,
         MNEMO_REPLY_TOKENS=str(REPLY_TOKENS),
         MNEMO_SUMMARY_EVERY="8",
+        MNEMO_WINDOW_MAX_TURNS="20",  # 4 kept + 2 x 8 between folds: the window never slides
         MNEMO_SUMMARY_TOKENS="64",
         MNEMO_EXTRACTION_ENABLED="false",
     )

@@ -85,3 +85,13 @@ def test_the_plan_never_exceeds_the_budget() -> None:
             + (request.memory_block if p.memories else 0)
         )
         assert kept == p.tokens <= budget
+
+
+def test_settings_refuse_a_window_that_would_slide_between_summaries() -> None:
+    from pydantic import ValidationError
+
+    from app.settings import Settings
+
+    with pytest.raises(ValidationError, match="MNEMO_WINDOW_MAX_TURNS=16 is below"):
+        Settings(_env_file=None, summary_every=8, window_min_turns=4, window_max_turns=16)  # type: ignore[call-arg]
+    assert Settings(_env_file=None, summary_every=8, window_max_turns=20).window_max_turns == 20  # type: ignore[call-arg]
