@@ -4,8 +4,9 @@ The context of one request holds the reply's reserve and the prompt. The prompt 
 holds the fixed part (system prompt, pinned content, the new message); the rest is
 shared by the summaries, the recalled memories and the recent window. Summaries and
 memories each get a share they may not exceed while the window wants the room; the
-window takes what is left, newest turns first; room the window leaves unused goes
-back to memories, then summaries.
+window takes what is left, newest turns first, and when it must be cut it is cut at an
+aligned turn so that its start (and so llama.cpp's cached prefix) holds for a while;
+room the window leaves unused goes back to memories, then summaries.
 """
 
 from __future__ import annotations
@@ -34,6 +35,7 @@ class Request:
     window: Sequence[int] = ()  # oldest first
     memories: Sequence[int] = ()  # most relevant first
     memory_block: int = 0  # the header and footer around the memories, when any
+    window_step: int = 1  # the window is only ever cut at a multiple of this many turns
 
 
 @dataclass(frozen=True)
@@ -77,6 +79,13 @@ def plan(request: Request, shares: Shares = Shares()) -> Plan:
         request.memories, request.memory_block, min(free - sum_used, int(budget * shares.memories))
     )
     n_win, win_used = _take(list(reversed(request.window)), free - sum_used - mem_used)
+    cut = len(request.window) - n_win
+    if cut > 0 and request.window_step > 1:
+        # Cut further, to the next aligned turn: the turns after it keep the same prefix for the
+        # next few requests instead of losing their oldest turn (and llama.cpp's cache) every time.
+        aligned = min(-(-cut // request.window_step) * request.window_step, len(request.window))
+        win_used -= sum(request.window[cut:aligned])
+        n_win = len(request.window) - aligned
 
     # Room the window did not need goes back to memories, then to older summaries.
     spare = free - sum_used - mem_used - win_used

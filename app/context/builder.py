@@ -35,6 +35,8 @@ MESSAGE_OVERHEAD = 6
 # "[2023-05-08 13:56 UTC | Caroline | relevance 0.62] " and the line break, with room to spare.
 LABEL_OVERHEAD = 30
 FIT_ATTEMPTS = 4
+# The window is cut two exchanges at a time: its start then holds for the next turns.
+WINDOW_STEP = 4
 # Context assumed when the server does not say (not llama.cpp) and none is configured.
 FALLBACK_CONTEXT = 4096
 
@@ -120,6 +122,7 @@ class ContextBuilder:
             window=window_costs,
             memories=[c + LABEL_OVERHEAD for c in memory_costs],
             memory_block=await self._counter.text(f"{MEMORY_HEADER}\n{MEMORY_FOOTER}\n\n") + 1,
+            window_step=WINDOW_STEP,
         )
 
     async def _fixed(self, message: str, budget: int, long_term: str = "") -> int:

@@ -75,6 +75,7 @@ def test_the_plan_never_exceeds_the_budget() -> None:
             window=[rng.randint(1, 300) for _ in range(rng.randint(0, 20))],
             memories=[rng.randint(1, 300) for _ in range(rng.randint(0, 8))],
             memory_block=rng.randint(0, 20),
+            window_step=rng.choice([1, 2, 4]),
         )
         p = plan(request, Shares(rng.random(), rng.random()))
         kept = (
@@ -95,3 +96,18 @@ def test_settings_refuse_a_window_that_would_slide_between_summaries() -> None:
     with pytest.raises(ValidationError, match="MNEMO_WINDOW_MAX_TURNS=16 is below"):
         Settings(_env_file=None, summary_every=8, window_min_turns=4, window_max_turns=16)  # type: ignore[call-arg]
     assert Settings(_env_file=None, summary_every=8, window_max_turns=20).window_max_turns == 20  # type: ignore[call-arg]
+
+
+def test_a_cut_window_is_cut_at_an_aligned_turn_so_its_start_holds() -> None:
+    window = [30] * 10
+    p = plan(Request(budget=100 + 30 * 7, fixed=100, window=window, window_step=4))
+    assert p.window_start == 4  # 7 turns would fit (start 3); cut further, to the aligned turn 4
+    assert p.tokens == 100 + 30 * 6
+    # as the window grows a turn at a time, its start holds, then moves by a whole step
+    starts = [
+        plan(Request(budget=100 + 30 * 9, fixed=100, window=[30] * grown, window_step=4)).window_start
+        for grown in (12, 13, 14, 15, 16, 17)
+    ]
+    assert starts == [4, 4, 8, 8, 8, 8]
+    # with nothing to cut, nothing is cut
+    assert plan(Request(budget=10_000, fixed=100, window=window, window_step=4)).window_start == 0
