@@ -75,14 +75,15 @@ async def serve(settings: Settings) -> None:
     await task
 
 
-def _exit_on_sigterm(signum: int, frame: FrameType | None) -> None:
-    raise SystemExit(128 + signum)
+def _stop_on_sigterm(signum: int, frame: FrameType | None) -> None:
+    """SIGTERM stops everything as Ctrl-C does, and a requested stop exits 0."""
+    raise KeyboardInterrupt
 
 
 def main() -> None:
     settings = Settings()
     logging.basicConfig(level=settings.log_level.upper(), format="%(levelname)s %(name)s: %(message)s")
-    signal.signal(signal.SIGTERM, _exit_on_sigterm)
+    signal.signal(signal.SIGTERM, _stop_on_sigterm)
     llama: LlamaServer | None = None
     try:
         if settings.llm_base_url:
