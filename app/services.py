@@ -18,6 +18,7 @@ from app.context.client_turn import ClientTurn
 from app.context.manager import LLMContextManager
 from app.context.recall import LongTermRecall
 from app.errors import StoreUnavailable
+from app.heap import Heap
 from app.llm.client import LLM, LlamaClient
 from app.llm.tokens import TokenCounter
 from app.memory.cleanup import Cleanup
@@ -34,6 +35,7 @@ from app.memory.transfer import MemoryTransfer
 from app.settings import Settings
 
 DEFAULT_EMBEDDING_MODEL = "all-MiniLM-L6-v2"
+HEAP_ARENAS = 2  # glibc's default, 8 per core, lets freed memory pile up in idle arenas
 
 
 @dataclass
@@ -64,6 +66,7 @@ class Services:
         keywords: KeywordIndex | None = None,
         memory_store: MemoryStore | None = None,
         embedding_model: str = "",
+        heap: Heap | None = None,
     ) -> Services:
         history = History(store, embedder, keywords, context=settings.embed_context)
         counter = TokenCounter(llm)
@@ -92,7 +95,6 @@ class Services:
         )
         summarizer = Summarizer(
             history,
-            store,
             embedder,
             llm,
             counter,
@@ -111,7 +113,7 @@ class Services:
             retriever,
             counter,
             builder,
-            SummaryScheduler(summarizer),
+            SummaryScheduler(summarizer, after=heap.trim if heap is not None else None),
             memories,
             long_term,
         )
@@ -227,6 +229,8 @@ async def open_services(settings: Settings) -> AsyncIterator[Services]:
     """The real parts: llama.cpp over httpx, Chroma, the MiniLM embedder."""
     timeout = httpx.Timeout(settings.llm_timeout, connect=settings.llm_connect_timeout)
     async with httpx.AsyncClient(base_url=settings.llm_url, timeout=timeout) as http:
+        heap = Heap()
+        heap.limit_arenas(HEAP_ARENAS)  # before the embedder's and Chroma's threads allocate
         model_path = settings.embedding_model_path or default_model_path()
         embedder = SentenceTransformerEmbedder(model_path)
         chroma = chroma_client(settings)
@@ -244,6 +248,7 @@ async def open_services(settings: Settings) -> AsyncIterator[Services]:
             keywords,
             memory_store,
             embedding_model=embedding_model_name(settings.embedding_model_path),
+            heap=heap,
         )
         try:
             yield services

@@ -141,7 +141,7 @@ class ContextBuilder:
         self, conversation_id: str, message: str, budget: int, project: str | None = None
     ) -> PromptContext:
         next_index = await self._history.next_index(conversation_id)
-        summaries = hierarchy.active(await self._history.summaries(conversation_id))
+        summaries = await self._history.active_summaries(conversation_id)
         # The window starts after the summarised past, so no turn is in the prompt twice;
         # it is append-only between summaries, which keeps llama.cpp's cached prefix valid.
         start = max(hierarchy.covered_through(summaries) + 1, next_index - self._window_max)
@@ -209,7 +209,7 @@ class ContextBuilder:
         system, window, last = split_client(messages, self._system)
         query = text_of(last.get("content")) if last.get("role") == "user" else last_user_text(messages)
         next_index = await self._history.next_index(conversation_id)
-        summaries = hierarchy.active(await self._history.summaries(conversation_id))
+        summaries = await self._history.active_summaries(conversation_id)
         fixed = await self._counter.prompt(build_client_messages(system, [], [], [], last))
         if tools:
             fixed += await self._counter.text(json.dumps(tools, ensure_ascii=False))

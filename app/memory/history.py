@@ -11,6 +11,7 @@ from datetime import datetime
 
 from cachetools import LRUCache
 
+from app.memory import hierarchy
 from app.memory.embedder import Embedder
 from app.memory.keyword import KeywordIndex
 from app.memory.store import Store
@@ -33,8 +34,9 @@ class NewMessage:
 class History:
     """Appends turns to conversations in order and reads windows of them back.
 
-    Keeps no per-conversation data that grows with the chat: an LRU of the next
-    turn index (reloaded from the store on a miss) and weakly held locks.
+    Keeps no per-conversation data that grows with the chat: LRUs of the next turn
+    index and of the active summaries (a few per level, so logarithmic in the
+    chat's length; both reloaded from the store on a miss) and weakly held locks.
     """
 
     def __init__(
@@ -50,6 +52,7 @@ class History:
         self._keywords = keywords
         self._context = context
         self._next: LRUCache[str, int] = LRUCache(maxsize=cache_size)
+        self._active: LRUCache[str, tuple[Summary, ...]] = LRUCache(maxsize=cache_size)
         self._locks: weakref.WeakValueDictionary[str, asyncio.Lock] = weakref.WeakValueDictionary()
 
     def lock(self, conversation_id: str) -> asyncio.Lock:
@@ -138,7 +141,26 @@ class History:
         await self._store.abandon(conversation_id, turn_indices)
 
     async def summaries(self, conversation_id: str) -> list[Summary]:
+        """Every summary of the conversation, folded ones too (for listing)."""
         return await self._store.summaries(conversation_id)
+
+    async def active_summaries(self, conversation_id: str) -> list[Summary]:
+        """The summaries that stand for the past now (`hierarchy.active`), oldest first.
+
+        Read from the store once per conversation, then kept up to date by
+        `add_summary`, so a turn does not reread a list that grows with the chat.
+        """
+        cached = self._active.get(conversation_id)
+        if cached is None:
+            cached = tuple(hierarchy.active(await self._store.summaries(conversation_id)))
+            self._active[conversation_id] = cached
+        return list(cached)
+
+    async def add_summary(self, summary: Summary, vector: Sequence[float]) -> None:
+        """Store a summary; call with the conversation locked."""
+        active = await self.active_summaries(conversation_id := summary.conversation_id)
+        await self._store.add_summary(summary, vector)
+        self._active[conversation_id] = tuple(hierarchy.active([*active, summary]))
 
     async def forget(self, conversation_id: str) -> int:
         """Delete every record of a conversation; returns how many were removed."""
@@ -146,6 +168,7 @@ class History:
         if self._keywords is not None:
             await self._keywords.delete_conversation(conversation_id)
         self._next.pop(conversation_id, None)
+        self._active.pop(conversation_id, None)
         return removed
 
 

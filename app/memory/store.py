@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
 from datetime import UTC, datetime
+from functools import partial
 from typing import Any, Protocol, TypeVar
 
 import anyio.to_thread
@@ -16,6 +17,7 @@ Metadata = Mapping[str, str | int | float | bool]
 
 COLLECTION = "mnemo_turns"
 DELETE_BATCH = 5000  # below Chroma's maximum batch size
+READ_BATCH = 1000
 # Matches turns stored before the flag existed too (Chroma's $ne matches a missing key).
 NOT_ABANDONED: dict[str, Any] = {"abandoned": {"$ne": True}}
 
@@ -157,21 +159,23 @@ class ChromaStore:
     async def turns(
         self, conversation_id: str, start: int, stop: int, include_abandoned: bool = False
     ) -> list[Turn]:
-        """Turns with start <= turn_index < stop, in order; abandoned ones only when asked."""
-        if stop <= start:
-            return []
-        clauses = [{"turn_index": {"$gte": start}}, {"turn_index": {"$lt": stop}}]
-        if not include_abandoned:
-            clauses.append(NOT_ABANDONED)
-        where = self._where(conversation_id, "turn", *clauses)
-        result = await self._run(
-            lambda: self._collection.get(where=where, include=["documents", "metadatas"])
-        )
-        turns = [
-            turn_from_record(doc, meta)
-            for doc, meta in zip(result["documents"] or [], result["metadatas"] or [], strict=True)
-        ]
-        return sorted(turns, key=lambda t: t.turn_index)
+        """Turns with start <= turn_index < stop, in order; abandoned ones only when asked.
+
+        Read by id (a turn's id follows from its index), so the cost follows the range
+        asked for, not the length of the conversation as a metadata filter's does.
+        """
+        found: list[Turn] = []
+        for begin in range(start, stop, READ_BATCH):
+            ids = [turn_id(conversation_id, i) for i in range(begin, min(stop, begin + READ_BATCH))]
+            result = await self._run(
+                partial(self._collection.get, ids=ids, include=["documents", "metadatas"])
+            )
+            found += [
+                turn_from_record(doc, meta)
+                for doc, meta in zip(result["documents"] or [], result["metadatas"] or [], strict=True)
+                if include_abandoned or not meta.get("abandoned", False)
+            ]
+        return sorted(found, key=lambda t: t.turn_index)
 
     async def last_turn_index(self, conversation_id: str) -> int:
         """Highest stored turn index, -1 for an empty conversation."""

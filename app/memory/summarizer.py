@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Mapping, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from typing import Any, Protocol
 
 import anyio
@@ -18,7 +18,6 @@ from app.errors import MnemoError
 from app.memory import hierarchy
 from app.memory.embedder import Embedder
 from app.memory.history import History
-from app.memory.store import Store
 from app.memory.types import Summary, Turn
 
 log = logging.getLogger("mnemo.summarizer")
@@ -68,7 +67,6 @@ class Summarizer:
     def __init__(
         self,
         history: History,
-        store: Store,
         embedder: Embedder,
         llm: Completer,
         counter: Counter,
@@ -80,7 +78,6 @@ class Summarizer:
         timeout: float = 120.0,
     ) -> None:
         self._history = history
-        self._store = store
         self._embedder = embedder
         self._llm = llm
         self._counter = counter
@@ -93,7 +90,7 @@ class Summarizer:
 
     async def fold(self, conversation_id: str) -> Summary | None:
         """Write the next summary that is due (a full pile first, then new turns), or None."""
-        summaries = await self._history.summaries(conversation_id)
+        summaries = await self._history.active_summaries(conversation_id)
         parts = hierarchy.pile(summaries, self._fanout)
         if parts:
             return await self._fold_summaries(conversation_id, parts)
@@ -143,7 +140,7 @@ class Summarizer:
             # The conversation may have been deleted while the model was writing.
             if await self._history.next_index(summary.conversation_id) <= summary.turn_to:
                 return None
-            await self._store.add_summary(summary, vector)
+            await self._history.add_summary(summary, vector)
         return summary
 
     async def _take(self, turns: Sequence[Turn]) -> list[Turn]:
@@ -160,10 +157,15 @@ class Summarizer:
 
 
 class SummaryScheduler:
-    """Runs folds in background tasks, one at a time per conversation."""
+    """Runs folds in background tasks, one at a time per conversation.
 
-    def __init__(self, summarizer: Summarizer) -> None:
+    `after` runs when a conversation's background work is done (the service
+    trims the heap there, off the hot path).
+    """
+
+    def __init__(self, summarizer: Summarizer, after: Callable[[], Awaitable[None]] | None = None) -> None:
         self._summarizer = summarizer
+        self._after = after
         self._running: dict[str, asyncio.Task[None]] = {}
         self._again: set[str] = set()
         self.failures = 0
@@ -192,9 +194,11 @@ class SummaryScheduler:
                     self.failures += 1
                     log.warning("summary of %s failed, will retry: %r", conversation_id, exc)
                 if conversation_id not in self._again:
-                    return
+                    break
         finally:
             self._running.pop(conversation_id, None)
+        if self._after is not None:
+            await self._after()
 
     async def drain(self) -> None:
         """Wait until no summary is being written."""

@@ -1,6 +1,7 @@
 from pathlib import Path
 
 import chromadb
+import pytest
 from chromadb.config import Settings as ChromaSettings
 
 from app.memory.store import ChromaStore
@@ -61,3 +62,25 @@ async def test_data_survives_reopening_the_folder(tmp_path: Path) -> None:
         chromadb.PersistentClient(path=path, settings=ChromaSettings(anonymized_telemetry=False))
     )
     assert [t.content for t in await again.turns("c1", 0, 5)] == ["remember me"]
+
+
+async def test_a_range_is_read_by_id_across_batches_without_abandoned_turns(
+    store: ChromaStore, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr("app.memory.store.READ_BATCH", 3)
+    texts = [f"turn {i}" for i in range(8)]
+    await add(store, "c1", texts)
+    await store.abandon("c1", [2, 5])
+    assert [t.turn_index for t in await store.turns("c1", 1, 7)] == [1, 3, 4, 6]
+    kept = await store.turns("c1", 1, 7, include_abandoned=True)
+    assert [(t.turn_index, t.abandoned) for t in kept] == [
+        (1, False),
+        (2, True),
+        (3, False),
+        (4, False),
+        (5, True),
+        (6, False),
+    ]
+    assert [t.content for t in await store.turns("c1", 6, 20)] == ["turn 6", "turn 7"]  # past the end
+    assert await store.turns("c1", 5, 5) == []
+    assert await store.turns("nobody", 0, 10) == []

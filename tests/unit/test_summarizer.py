@@ -1,3 +1,9 @@
+import pytest
+
+from app.memory import hierarchy
+from app.memory.history import History
+from app.memory.summarizer import SummaryScheduler
+from app.memory.types import Summary
 from app.services import Services
 from tests.fakes import FakeLLM
 
@@ -66,3 +72,43 @@ async def test_summaries_fold_into_higher_levels_and_stay_bounded(services: Serv
     assert any("Summaries of consecutive parts" in c[-1]["content"] for c in llm.completions)
     # every raw turn is still stored
     assert len(await services.history.read("c1", 0, 1000)) == 80
+
+
+async def test_active_summaries_are_read_from_the_store_once_then_kept_current(
+    services: Services, llm: FakeLLM, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    reads: list[str] = []
+    read = services.store.summaries
+
+    async def counting(conversation_id: str) -> list[Summary]:
+        reads.append(conversation_id)
+        return await read(conversation_id)
+
+    monkeypatch.setattr(services.store, "summaries", counting)
+    for _ in range(12):
+        await chat(services, "c1", 1)
+    assert reads == ["c1"]  # the first turn's read; folds and prompts used the kept list after it
+    every = await read("c1")
+    assert {s.level for s in every} == {0, 1}
+    assert await services.history.active_summaries("c1") == hierarchy.active(every)
+    # a fresh history over the same store agrees, and forgetting empties the kept list
+    cold = History(services.store, services.embedder)
+    assert await cold.active_summaries("c1") == hierarchy.active(every)
+    await services.history.forget("c1")
+    assert await services.history.active_summaries("c1") == []
+
+
+async def test_the_after_hook_runs_once_a_conversations_work_is_done_even_when_a_fold_failed(
+    services: Services, llm: FakeLLM
+) -> None:
+    calls: list[int] = []
+
+    async def after() -> None:
+        calls.append(services.scheduler.busy)
+
+    scheduler = SummaryScheduler(services.scheduler._summarizer, after=after)
+    services.scheduler = scheduler
+    llm.fail_summaries = True
+    await chat(services, "c1", 3)
+    assert scheduler.failures >= 1
+    assert calls == [0, 0, 0]  # once per turn, after the conversation left the running set
