@@ -11,22 +11,19 @@ from app.api.schemas import (
     ContextRequest,
     ContextResponse,
     DeleteResponse,
-    ErrorResponse,
     ImportRequest,
     ImportResponse,
     MessageOut,
     MessagesPage,
     SummariesOut,
     SummaryOut,
+    error_responses,
 )
 from app.errors import NotFound
 from app.memory.history import NewMessage
 
 router = APIRouter(prefix="/conversations", tags=["conversations"])
-ERRORS: dict[int | str, dict[str, object]] = {
-    422: {"model": ErrorResponse},
-    503: {"model": ErrorResponse},
-}
+ERRORS = error_responses(422, 503)
 
 
 @router.post(
@@ -108,7 +105,7 @@ async def preview_context(
         "The messages, memories and summaries of the last prompt Mnemo sent for this conversation "
         "(since it started), e.g. to see why the model knew something in a streamed reply."
     ),
-    responses={404: {"model": ErrorResponse}, **ERRORS},
+    responses=error_responses(404, 422, 503),
 )
 async def last_context(conversation_id: ConversationIdPath, services: ServicesDep) -> ContextResponse:
     context = services.contexts.get(conversation_id)

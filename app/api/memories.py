@@ -26,18 +26,14 @@ from app.api.memory_schemas import (
     as_utc,
     check_project,
 )
-from app.api.schemas import ErrorResponse
+from app.api.schemas import error_responses
 from app.errors import InvalidInput
 from app.memory.cleanup import CleanupPolicy
 from app.memory.longterm import LongTermMemory, MemoryQuery, MemoryType, Source
 from app.memory.memories import Outcome
 
 router = APIRouter(prefix="/memories", tags=["memories"])
-ERRORS: dict[int | str, dict[str, object]] = {
-    404: {"model": ErrorResponse},
-    422: {"model": ErrorResponse},
-    503: {"model": ErrorResponse},
-}
+ERRORS = error_responses(404, 422, 503)
 MAX_IMPORT_BYTES = 50_000_000
 
 

@@ -213,7 +213,9 @@ class ContextBuilder:
         fixed = await self._counter.prompt(build_client_messages(system, [], [], [], last))
         if tools:
             fixed += await self._counter.text(json.dumps(tools, ensure_ascii=False))
-        window_costs = [await self._counter.text(client_text(m)) + MESSAGE_OVERHEAD for m in window]
+        window_costs = [
+            c + MESSAGE_OVERHEAD for c in await self._counter.texts([client_text(m) for m in window])
+        ]
         long_term: list[Scored] = []
         if self._recall is not None:  # long-term memories, as for /chat: in the stable system part
             recalled = await self._recall.candidates(query, None)
