@@ -11,7 +11,7 @@ Fifty general-knowledge questions that no conversation answers measure the relev
 the share of them that get no memory block at all.
 
 Runs Mnemo in-process (httpx ASGITransport) on the real MiniLM embedder and Chroma on disk, with
-a real llama-server only for exact token counts. Summaries are off (nothing is generated).
+a real llama-server only for exact token counts. No summary is written (nothing is generated).
 
     .venv/bin/python bench/locomo_eval.py [--set top_k=10 --set score_threshold=0.35 ...]
 """
@@ -37,6 +37,7 @@ sys.path.insert(0, str(ROOT))
 
 from app.llm.server import ensure_model  # noqa: E402
 from app.main import create_app  # noqa: E402
+from app.memory.summarizer import SummaryScheduler  # noqa: E402
 from app.services import open_services  # noqa: E402
 from app.settings import Settings  # noqa: E402
 from tests.e2e.conftest import start_llama  # noqa: E402
@@ -124,6 +125,13 @@ def messages_for(turns: list[dict[str, Any]]) -> list[dict[str, Any]]:
     ]
 
 
+class NoSummaries:
+    """Retrieval only: nothing is generated, so no summary is ever due."""
+
+    async def fold(self, conversation_id: str) -> None:
+        return None
+
+
 def pct(values: list[float], q: float) -> float:
     ordered = sorted(values)
     return ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))]
@@ -139,6 +147,7 @@ async def evaluate(settings: Settings, limit: int | None) -> dict[str, Any]:
         by_conv[turn["conversation_id"]].append(turn)
 
     async with open_services(settings) as services:
+        services.scheduler = SummaryScheduler(NoSummaries())  # type: ignore[arg-type]
         app = create_app(settings, services)
         transport = httpx.ASGITransport(app=app)
         async with httpx.AsyncClient(transport=transport, base_url="http://mnemo", timeout=300) as client:
@@ -146,7 +155,7 @@ async def evaluate(settings: Settings, limit: int | None) -> dict[str, Any]:
             text_of: dict[tuple[str, str], str] = {}
             started = time.perf_counter()
             for cid, conv in by_conv.items():
-                conv.sort(key=lambda t: t["turn_index"])
+                conv.sort(key=lambda t: (t["session"], t["turn_index"]))  # turn_index counts within a session
                 msgs = messages_for(conv)
                 for begin in range(0, len(msgs), 1000):
                     response = await client.post(
@@ -278,7 +287,6 @@ def main() -> None:
             _env_file=None,  # type: ignore[call-arg]
             data_dir=work,
             llm_base_url=llama.url,
-            summary_every=10**6,  # retrieval only: no summaries are generated
             **overrides,
         )
         started = time.perf_counter()

@@ -2,7 +2,7 @@
 
 For every turn it prints the prompt tokens of Mnemo's layout (as llama.cpp reports them) beside
 the tokens that sending the full history would take (which grows past the context and would
-overflow), and it reads the Mnemo process's resident memory (VmRSS) at turns 10, 100 and 1,000.
+overflow), and it reads the Mnemo process's resident memory (VmRSS) at turns 10, 100, 500 and 1,000.
 
     .venv/bin/python bench/long_chat.py [--turns 1000] [--every 10]
 """
@@ -93,7 +93,7 @@ def main() -> None:
                 }
                 full += body["usage"]["completion_tokens"] + MESSAGE_OVERHEAD
                 rows.append(row)
-                if n in (10, 100, 1000) or n == args.turns:
+                if n in (10, 100, 500, 1000) or n == args.turns:
                     memory[n] = round(rss_mib(mnemo.process.pid), 1)
                 if n % args.every == 0 or n in memory:
                     overflow = "  (overflows)" if row["overflows"] else ""
