@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import re
 import sqlite3
 import threading
@@ -43,8 +44,19 @@ def match_expression(terms: Sequence[str]) -> str:
     return " OR ".join('"' + term.replace('"', '""') + '"' for term in terms)
 
 
+def scope_token(conversation_id: str) -> str:
+    """One FTS token standing for a conversation, whatever characters its id has."""
+    return "c" + hashlib.blake2b(conversation_id.encode(), digest_size=12).hexdigest()
+
+
 class KeywordIndex:
-    """Turn texts in an FTS5 table, searched with BM25; one SQLite file beside Chroma's folder."""
+    """Turn texts in an FTS5 table, searched with BM25; one SQLite file beside Chroma's folder.
+
+    `turn_rows` maps (conversation, turn) to the row id of the turn's text, so writes and
+    deletes are keyed lookups. Each text carries its conversation as an FTS token
+    (`scope`, weighted 0 in BM25), so a search intersects with that conversation's
+    postings instead of ranking the matches of every conversation and filtering after.
+    """
 
     def __init__(self, path: Path | str) -> None:
         if isinstance(path, Path):
@@ -53,9 +65,17 @@ class KeywordIndex:
         self._lock = threading.Lock()
         with self._lock:
             self._db.execute("PRAGMA journal_mode=WAL")
+            # The first layout (conversation as an unindexed FTS column) scanned the whole
+            # table per write; drop it: History rebuilds each conversation's entries from
+            # Chroma when their count disagrees.
+            self._db.execute("DROP TABLE IF EXISTS turns")
             self._db.execute(
-                "CREATE VIRTUAL TABLE IF NOT EXISTS turns USING fts5("
-                "content, conversation_id UNINDEXED, turn_index UNINDEXED, tokenize='porter unicode61')"
+                "CREATE TABLE IF NOT EXISTS turn_rows (conversation_id TEXT NOT NULL, "
+                "turn_index INTEGER NOT NULL, PRIMARY KEY (conversation_id, turn_index))"
+            )
+            self._db.execute(
+                "CREATE VIRTUAL TABLE IF NOT EXISTS turn_text USING fts5("
+                "content, scope, tokenize='porter unicode61')"
             )
 
     async def _run(self, fn: Callable[[], T]) -> T:
@@ -68,34 +88,51 @@ class KeywordIndex:
         except sqlite3.Error as exc:
             raise StoreUnavailable(f"the keyword index failed: {exc}") from exc
 
+    def _transaction(self, work: Callable[[], T]) -> T:
+        self._db.execute("BEGIN")
+        try:
+            result = work()
+            self._db.execute("COMMIT")
+        except BaseException:
+            self._db.execute("ROLLBACK")
+            raise
+        return result
+
+    def _row(self, conversation_id: str, turn_index: int) -> int | None:
+        found = self._db.execute(
+            "SELECT rowid FROM turn_rows WHERE conversation_id = ? AND turn_index = ?",
+            (conversation_id, turn_index),
+        ).fetchone()
+        return None if found is None else int(found[0])
+
     async def add(self, turns: Sequence[Turn], texts: Sequence[str]) -> None:
         """Index turns (replacing any earlier text of the same turn)."""
-        rows = [(text, t.conversation_id, t.turn_index) for t, text in zip(turns, texts, strict=True)]
+        rows = [(t.conversation_id, t.turn_index, text) for t, text in zip(turns, texts, strict=True)]
 
         def add() -> None:
-            self._db.execute("BEGIN")
-            try:
-                for _, cid, index in rows:
-                    self._db.execute(
-                        "DELETE FROM turns WHERE conversation_id = ? AND turn_index = ?", (cid, index)
-                    )
-                self._db.executemany("INSERT INTO turns VALUES (?, ?, ?)", rows)
-                self._db.execute("COMMIT")
-            except BaseException:
-                self._db.execute("ROLLBACK")
-                raise
+            for cid, index, text in rows:
+                row = self._row(cid, index)
+                if row is None:
+                    cursor = self._db.execute("INSERT INTO turn_rows VALUES (?, ?)", (cid, index))
+                    row = int(cursor.lastrowid or 0)
+                else:
+                    self._db.execute("DELETE FROM turn_text WHERE rowid = ?", (row,))
+                self._db.execute(
+                    "INSERT INTO turn_text (rowid, content, scope) VALUES (?, ?, ?)",
+                    (row, text, scope_token(cid)),
+                )
 
-        await self._run(add)
+        await self._run(lambda: self._transaction(add))
 
     async def remove(self, conversation_id: str, indices: Sequence[int]) -> None:
-        params = [(conversation_id, i) for i in indices]
-        await self._run(
-            lambda: (
-                self._db.executemany(
-                    "DELETE FROM turns WHERE conversation_id = ? AND turn_index = ?", params
-                ).rowcount
-            )
-        )
+        def remove() -> None:
+            for index in indices:
+                row = self._row(conversation_id, index)
+                if row is not None:
+                    self._db.execute("DELETE FROM turn_text WHERE rowid = ?", (row,))
+                    self._db.execute("DELETE FROM turn_rows WHERE rowid = ?", (row,))
+
+        await self._run(lambda: self._transaction(remove))
 
     async def search(self, conversation_id: str, query: str, k: int, before: int) -> list[tuple[int, float]]:
         """(turn_index, BM25 score, higher is better) of the k best turns with turn_index < before."""
@@ -103,20 +140,26 @@ class KeywordIndex:
         if not terms or k <= 0 or before <= 0:
             return []
         sql = (
-            "SELECT turn_index, -bm25(turns) FROM turns WHERE turns MATCH ? "
-            "AND conversation_id = ? AND turn_index < ? ORDER BY bm25(turns) LIMIT ?"
+            "SELECT r.turn_index, -bm25(turn_text, 1.0, 0.0) FROM turn_text "
+            "JOIN turn_rows AS r ON r.rowid = turn_text.rowid "
+            "WHERE turn_text MATCH ? AND r.turn_index < ? ORDER BY bm25(turn_text, 1.0, 0.0) LIMIT ?"
         )
-        params = (match_expression(terms), conversation_id, before, k)
-        rows = await self._run(lambda: self._db.execute(sql, params).fetchall())
+        match = f"scope : {scope_token(conversation_id)} AND content : ({match_expression(terms)})"
+        rows = await self._run(lambda: self._db.execute(sql, (match, before, k)).fetchall())
         return [(int(index), float(score)) for index, score in rows]
 
     async def count(self, conversation_id: str) -> int:
-        sql = "SELECT count(*) FROM turns WHERE conversation_id = ?"
+        sql = "SELECT count(*) FROM turn_rows WHERE conversation_id = ?"
         return int((await self._run(lambda: self._db.execute(sql, (conversation_id,)).fetchone()))[0])
 
     async def delete_conversation(self, conversation_id: str) -> int:
-        sql = "DELETE FROM turns WHERE conversation_id = ?"
-        return int(await self._run(lambda: self._db.execute(sql, (conversation_id,)).rowcount))
+        def delete() -> int:
+            rows = "SELECT rowid FROM turn_rows WHERE conversation_id = ?"
+            self._db.execute(f"DELETE FROM turn_text WHERE rowid IN ({rows})", (conversation_id,))
+            sql = "DELETE FROM turn_rows WHERE conversation_id = ?"
+            return int(self._db.execute(sql, (conversation_id,)).rowcount)
+
+        return await self._run(lambda: self._transaction(delete))
 
     def close(self) -> None:
         with self._lock:

@@ -1,3 +1,4 @@
+import sqlite3
 from pathlib import Path
 
 import pytest
@@ -214,3 +215,41 @@ async def test_a_query_naming_a_speaker_prefers_their_turns(
     off = Retriever(store, embedder, top_k=1, threshold=0.05, keywords=keywords)
     [found] = await off.retrieve("c1", "When did Melanie paint a sunrise over the lake?", before=2)
     assert found.turn.name == "Caroline"  # what the speaker ranking bought
+
+
+async def test_keyword_entries_are_replaced_removed_and_kept_per_conversation(tmp_path: Path) -> None:
+    index = KeywordIndex(tmp_path / "kw.sqlite3")
+    await index.add([Turn("c1", 0, "user", "x")], ["a kayak trip"])
+    await index.add([Turn("c1", 0, "user", "x")], ["a pottery class"])  # the same turn again
+    await index.add([Turn("c 1/ü", 0, "user", "x")], ["a kayak trip"])  # any characters in the id
+    assert await index.count("c1") == 1
+    assert await index.search("c1", "kayak", k=5, before=9) == []
+    assert [i for i, _ in await index.search("c1", "pottery", k=5, before=9)] == [0]
+    assert [i for i, _ in await index.search("c 1/ü", "kayak", k=5, before=9)] == [0]
+    await index.add([Turn("c1", i, "user", "x") for i in (1, 2)], ["pottery wheel", "pottery kiln"])
+    await index.remove("c1", [0, 2, 7])  # 7 was never indexed
+    assert [i for i, _ in await index.search("c1", "pottery", k=5, before=9)] == [1]
+    assert await index.count("c1") == 1
+    index.close()
+
+
+async def test_an_index_in_the_first_layout_is_dropped_and_history_rebuilds_it(
+    tmp_path: Path, store: ChromaStore
+) -> None:
+    path = tmp_path / "old.sqlite3"
+    old = sqlite3.connect(path)
+    old.execute(
+        "CREATE VIRTUAL TABLE turns USING fts5(content, conversation_id UNINDEXED, turn_index UNINDEXED)"
+    )
+    old.execute("INSERT INTO turns VALUES ('stale text', 'c1', 0)")
+    old.commit()
+    old.close()
+    embedder = HashEmbedder()
+    await add(History(store, embedder), "c1", ["my canoe is red", "nice"])  # stored before the upgrade
+    index = KeywordIndex(path)
+    assert await index.count("c1") == 0
+    history = History(store, embedder, index)
+    assert await history.next_index("c1") == 2  # a first look reconciles with Chroma
+    assert [i for i, _ in await index.search("c1", "canoe", k=5, before=9)] == [0]
+    assert await index.search("c1", "stale", k=5, before=9) == []
+    index.close()
