@@ -15,7 +15,7 @@ from cachetools import LRUCache
 from app.context.budget import Shares
 from app.context.builder import ContextBuilder, PromptContext
 from app.context.client_turn import ClientTurn
-from app.context.manager import LLMContextManager
+from app.context.manager import LLMContextManager, TurnParts
 from app.context.recall import LongTermRecall
 from app.errors import StoreUnavailable
 from app.heap import Heap
@@ -144,16 +144,12 @@ class Services:
     ) -> LLMContextManager:
         """The context manager for one chat turn."""
         return LLMContextManager(
-            builder=self.builder,
-            history=self.history,
-            llm=self.llm,
-            scheduler=self.scheduler,
+            self._turn_parts(),
             conversation_id=conversation_id,
             message=message,
             reply_tokens=max_tokens or self.settings.reply_tokens,
             params=params,
             project=project,
-            long_term=self.long_term,
         )
 
     def client_turn(
@@ -165,17 +161,17 @@ class Services:
     ) -> ClientTurn:
         """The context manager for one turn of an OpenAI-style client."""
         return ClientTurn(
-            builder=self.builder,
-            history=self.history,
-            llm=self.llm,
-            scheduler=self.scheduler,
+            self._turn_parts(),
             conversation_id=conversation_id,
             messages=messages,
             reply_tokens=max_tokens or self.settings.reply_tokens,
             params=params,
             tools=params.get("tools"),
-            long_term=self.long_term,
         )
+
+    def _turn_parts(self) -> TurnParts:
+        # Read at each turn: a test or a bench may swap a part (the scheduler) after assembly.
+        return TurnParts(self.builder, self.history, self.llm, self.scheduler, self.long_term)
 
 
 def long_term_parts(

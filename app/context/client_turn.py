@@ -5,12 +5,9 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from app.context.builder import ContextBuilder, last_user_text
-from app.context.manager import LLMContextManager
-from app.llm.client import LLM
-from app.memory.extractor import LongTermScheduler
-from app.memory.history import History, NewMessage
-from app.memory.summarizer import SummaryScheduler
+from app.context.builder import last_user_text
+from app.context.manager import LLMContextManager, TurnParts
+from app.memory.history import NewMessage
 from app.memory.sync import Sync, conversation_messages, plan_sync
 from app.memory.types import Turn
 
@@ -25,28 +22,20 @@ class ClientTurn(LLMContextManager):
 
     def __init__(
         self,
+        parts: TurnParts,
         *,
-        builder: ContextBuilder,
-        history: History,
-        llm: LLM,
-        scheduler: SummaryScheduler,
         conversation_id: str,
         messages: Sequence[Mapping[str, Any]],
         reply_tokens: int,
         params: dict[str, Any] | None = None,
         tools: Any = None,
-        long_term: LongTermScheduler | None = None,
     ) -> None:
         super().__init__(
-            builder=builder,
-            history=history,
-            llm=llm,
-            scheduler=scheduler,
+            parts,
             conversation_id=conversation_id,
             message=last_user_text(messages),
             reply_tokens=reply_tokens,
             params=params,
-            long_term=long_term,
         )
         self.messages = list(messages)
         self._tools = tools

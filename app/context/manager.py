@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import zlib
 from collections.abc import AsyncIterator
+from dataclasses import dataclass
 from types import TracebackType
 from typing import Any
 
@@ -20,6 +21,17 @@ from app.memory.types import Turn, Usage
 log = logging.getLogger("mnemo.context")
 
 
+@dataclass(frozen=True)
+class TurnParts:
+    """What every turn works with, built once by the service."""
+
+    builder: ContextBuilder
+    history: History
+    llm: LLM
+    scheduler: SummaryScheduler
+    long_term: LongTermScheduler | None = None
+
+
 class LLMContextManager:
     """`async with` one turn of a conversation.
 
@@ -32,29 +44,25 @@ class LLMContextManager:
 
     def __init__(
         self,
+        parts: TurnParts,
         *,
-        builder: ContextBuilder,
-        history: History,
-        llm: LLM,
-        scheduler: SummaryScheduler,
         conversation_id: str,
         message: str,
         reply_tokens: int,
         params: dict[str, Any] | None = None,
         project: str | None = None,
-        long_term: LongTermScheduler | None = None,
     ) -> None:
-        self._builder = builder
-        self._history = history
-        self._llm = llm
-        self._scheduler = scheduler
+        self._builder = parts.builder
+        self._history = parts.history
+        self._llm = parts.llm
+        self._scheduler = parts.scheduler
+        self._long_term = parts.long_term
         self.conversation_id = conversation_id
         self.message = message
         self._reply_tokens = reply_tokens
         self._params = dict(params or {})
         self.project = project
-        self._long_term = long_term
-        self._lock = history.lock(conversation_id)
+        self._lock = parts.history.lock(conversation_id)
         self._stream: Stream | None = None
         self._reply: list[str] = []
         self._accepted = False

@@ -158,9 +158,9 @@ class History:
 
     async def add_summary(self, summary: Summary, vector: Sequence[float]) -> None:
         """Store a summary; call with the conversation locked."""
-        active = await self.active_summaries(conversation_id := summary.conversation_id)
+        active = await self.active_summaries(summary.conversation_id)
         await self._store.add_summary(summary, vector)
-        self._active[conversation_id] = tuple(hierarchy.active([*active, summary]))
+        self._active[summary.conversation_id] = tuple(hierarchy.active([*active, summary]))
 
     async def forget(self, conversation_id: str) -> int:
         """Delete every record of a conversation; returns how many were removed."""
