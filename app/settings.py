@@ -7,6 +7,8 @@ from pathlib import Path
 from pydantic import Field, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from app.llm.models import alias_of
+
 
 class Settings(BaseSettings):
     """Every knob of the service; see .env.example for one line on each."""
@@ -26,7 +28,9 @@ class Settings(BaseSettings):
     llama_ctx: int = Field(8192, ge=512)
     llama_slots: int = Field(2, ge=1)
     llama_threads: int = Field(0, ge=0)
-    llm_model: str = "gemma-3-270m-it"
+    model: str = "qwen2.5-coder-0.5b-instruct"
+    chat_template_file: str = ""
+    llm_model: str = ""
     llm_timeout: float = Field(120.0, gt=0)
     llm_connect_timeout: float = Field(5.0, gt=0)
 
@@ -86,6 +90,11 @@ class Settings(BaseSettings):
     def llm_url(self) -> str:
         """The llama.cpp server Mnemo talks to: the configured one, else the local one."""
         return self.llm_base_url or f"http://127.0.0.1:{self.llama_port}"
+
+    @property
+    def model_alias(self) -> str:
+        """The model name Mnemo serves and sends: MNEMO_LLM_MODEL, else MNEMO_MODEL's name."""
+        return self.llm_model or alias_of(self.model)
 
     @property
     def chroma_dir(self) -> Path:

@@ -22,7 +22,8 @@ import httpx
 from chromadb.config import Settings as ChromaSettings
 
 from app.llm.client import LlamaClient
-from app.llm.server import LlamaServer, LlamaServerConfig, chat_template_path, ensure_model
+from app.llm.models import DEFAULT, resolve
+from app.llm.server import LlamaServer, config_for
 from app.memory.embedder import SentenceTransformerEmbedder, default_model_path
 from app.memory.extractor import ExtractionFailed, Extractor
 from app.memory.memories import Memories
@@ -74,8 +75,8 @@ async def measure(url: str, runs: int) -> None:
 
 def main() -> None:
     runs = int(sys.argv[1]) if len(sys.argv) > 1 else 5
-    model = ensure_model(ROOT / "data" / "models")
-    config = LlamaServerConfig(model=model, port=free_port(), chat_template=chat_template_path())
+    model = resolve(DEFAULT, ROOT / "data" / "models")
+    config = config_for(model, free_port())
     server = LlamaServer(config, Path(tempfile.gettempdir()) / f"llama-bench-{config.port}.log")
     server.start()
     try:

@@ -24,7 +24,7 @@ import httpx
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from app.llm.server import ensure_model  # noqa: E402
+from app.llm.models import DEFAULT, resolve  # noqa: E402
 from tests.e2e.conftest import MnemoProcess, start_llama  # noqa: E402
 from tests.e2e.test_long_e2e import message  # noqa: E402
 
@@ -53,7 +53,7 @@ def main() -> None:
     args = parser.parse_args()
 
     work = Path(tempfile.mkdtemp(prefix="mnemo-long-"))
-    llama = start_llama(ensure_model(ROOT / "data" / "models"), work, ctx=2 * CONTEXT, slots=2)
+    llama = start_llama(resolve(DEFAULT, ROOT / "data" / "models"), work, ctx=2 * CONTEXT, slots=2)
     mnemo = MnemoProcess(
         work,
         llama.url,

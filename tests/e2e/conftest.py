@@ -1,4 +1,4 @@
-"""End-to-end fixtures: a real llama-server with Gemma 3 270M, and Mnemo as its own process."""
+"""End-to-end fixtures: a real llama-server with the default model, and Mnemo as its own process."""
 
 from __future__ import annotations
 
@@ -13,7 +13,8 @@ from pathlib import Path
 import httpx
 import pytest
 
-from app.llm.server import LlamaServer, LlamaServerConfig, chat_template_path, die_with_parent, ensure_model
+from app.llm.models import DEFAULT, SMOLLM2, ensure, resolve
+from app.llm.server import LlamaServer, config_for, die_with_parent
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -78,15 +79,23 @@ class MnemoProcess:
             self.process.wait(30)
 
 
+MODELS = ROOT / "data" / "models"
+
+
 @pytest.fixture(scope="session")
 def model_path() -> Path:
-    return ensure_model(ROOT / "data" / "models")
+    """The default model (Qwen2.5-Coder-0.5B-Instruct), written once into data/models."""
+    return resolve(DEFAULT, MODELS)
+
+
+@pytest.fixture(scope="session")
+def small_model_path() -> Path:
+    """SmolLM2-135M-Instruct, for the tests whose length would make the default model too slow."""
+    return ensure(SMOLLM2, MODELS)
 
 
 def start_llama(model_path: Path, log_dir: Path, ctx: int = 8192, slots: int = 2) -> LlamaServer:
-    config = LlamaServerConfig(
-        model=model_path, port=free_port(), ctx=ctx, slots=slots, chat_template=chat_template_path()
-    )
+    config = config_for(model_path, free_port(), ctx=ctx, slots=slots)
     server = LlamaServer(config, log_dir / f"llama-{config.port}.log")
     server.start()
     server.wait_ready()

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import httpx
 
-from app.llm.server import MODEL_FILE
+from app.llm.models import DEFAULT, MODELS
 from tests.e2e.conftest import ROOT, free_port
 
 
@@ -39,7 +39,9 @@ def refused(url: str) -> bool:
 
 def test_run_starts_both_serves_and_stops_both_on_sigterm(model_path: Path, tmp_path: Path) -> None:
     (tmp_path / "models").mkdir()
-    (tmp_path / "models" / MODEL_FILE).symlink_to(model_path)  # the model is written once, elsewhere
+    (tmp_path / "models" / MODELS[DEFAULT].file).symlink_to(
+        model_path
+    )  # the model is written once, elsewhere
     port, llama_port = free_port(), free_port()
     env = {
         **os.environ,
