@@ -35,17 +35,16 @@ import httpx
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from app.llm.server import ensure_model  # noqa: E402
+from app.llm.models import DEFAULT, resolve  # noqa: E402
 from app.main import create_app  # noqa: E402
 from app.memory.summarizer import SummaryScheduler  # noqa: E402
 from app.services import open_services  # noqa: E402
 from app.settings import Settings  # noqa: E402
+from bench.locomo import CATEGORIES, NoSummaries, conversations, import_all, questions  # noqa: E402
 from tests.e2e.conftest import start_llama  # noqa: E402
 
-DATA = ROOT.parent / "shared" / "data" / "locomo-dev"
 BUDGETS = (1024, 2048, 4096)
 KS = (5, 10, 25)
-CATEGORIES = {1: "multi-hop", 2: "temporal", 3: "open-domain", 4: "single-hop"}
 DRAGON = {"recall@5": 0.567, "recall@10": 0.662, "recall@25": 0.767}
 
 UNRELATED = [
@@ -102,49 +101,14 @@ UNRELATED = [
 ]
 
 
-def load(name: str) -> list[dict[str, Any]]:
-    with (DATA / name).open() as file:
-        return [json.loads(line) for line in file]
-
-
-def content(turn: dict[str, Any]) -> str:
-    caption = turn.get("blip_caption")
-    return f"{turn['text']} [shares a photo: {caption}]" if caption else str(turn["text"])
-
-
-def messages_for(turns: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    first = turns[0]["speaker"]
-    return [
-        {
-            "role": "user" if t["speaker"] == first else "assistant",
-            "content": content(t),
-            "name": t["speaker"],
-            "created_at": t["date_time_iso"],
-        }
-        for t in turns
-    ]
-
-
-class NoSummaries:
-    """Retrieval only: nothing is generated, so no summary is ever due."""
-
-    async def fold(self, conversation_id: str) -> None:
-        return None
-
-
 def pct(values: list[float], q: float) -> float:
     ordered = sorted(values)
     return ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))]
 
 
 async def evaluate(settings: Settings, limit: int | None) -> dict[str, Any]:
-    turns = load("turns.jsonl")
-    questions = [q for q in load("questions.jsonl") if q["category"] in CATEGORIES and q["evidence"]]
-    if limit:
-        questions = questions[:limit]
-    by_conv: dict[str, list[dict[str, Any]]] = defaultdict(list)
-    for turn in turns:
-        by_conv[turn["conversation_id"]].append(turn)
+    asked = questions()[:limit] if limit else questions()
+    by_conv = conversations()
 
     async with open_services(settings) as services:
         services.scheduler = SummaryScheduler(NoSummaries())  # type: ignore[arg-type]
@@ -152,23 +116,13 @@ async def evaluate(settings: Settings, limit: int | None) -> dict[str, Any]:
         transport = httpx.ASGITransport(app=app)
         async with httpx.AsyncClient(transport=transport, base_url="http://mnemo", timeout=300) as client:
             app.state.services = services
-            text_of: dict[tuple[str, str], str] = {}
             started = time.perf_counter()
-            for cid, conv in by_conv.items():
-                conv.sort(key=lambda t: (t["session"], t["turn_index"]))  # turn_index counts within a session
-                msgs = messages_for(conv)
-                for begin in range(0, len(msgs), 1000):
-                    response = await client.post(
-                        f"/conversations/{cid}/messages", json={"messages": msgs[begin : begin + 1000]}
-                    )
-                    assert response.status_code == 201, response.text
-                for turn, msg in zip(conv, msgs, strict=True):
-                    text_of[(cid, turn["dia_id"])] = msg["content"]
+            text_of = {key: msg["content"] for key, msg in (await import_all(client, by_conv)).items()}
             import_seconds = time.perf_counter() - started
 
             rows = []
             latencies: dict[str, list[float]] = defaultdict(list)
-            for q in questions:
+            for q in asked:
                 cid = q["conversation_id"]
                 evidence = [text_of[(cid, d)] for d in q["evidence"] if (cid, d) in text_of]
                 if not evidence:
@@ -281,7 +235,7 @@ def main() -> None:
         overrides[key] = value
 
     work = Path(tempfile.mkdtemp(prefix="mnemo-locomo-"))
-    llama = start_llama(ensure_model(ROOT / "data" / "models"), work, ctx=8192, slots=1)
+    llama = start_llama(resolve(DEFAULT, ROOT / "data" / "models"), work, ctx=8192, slots=1)
     try:
         settings = Settings(
             _env_file=None,  # type: ignore[call-arg]

@@ -109,7 +109,7 @@ class FakeLLM:
         self.summary_text = "They talked about things."
         self.fail_summaries = False
         self.up = True
-        # JSON-schema requests (memory extraction) answer from here, oldest first, then "no memories".
+        # Grammar-bound requests (memory extraction) answer from here, oldest first, then "no memories".
         self.json_replies: list[str | Exception] = []
         self.json_requests: list[tuple[list[ChatMessage], dict[str, Any]]] = []
 
@@ -139,7 +139,7 @@ class FakeLLM:
 
     async def complete(self, messages: Sequence[ChatMessage], params: Mapping[str, Any]) -> str:
         self._check()
-        if "response_format" in params:
+        if "grammar" in params:
             self.json_requests.append((list(messages), dict(params)))
             reply = self.json_replies.pop(0) if self.json_replies else '{"memories": []}'
             if isinstance(reply, Exception):

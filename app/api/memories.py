@@ -130,7 +130,8 @@ async def list_memories(
     summary="Counts and sizes",
     description=(
         "Counts by type, source, project and tag (current memories), superseded and archived counts, "
-        "storage sizes, and the extraction counters since start-up."
+        "storage sizes, and since start-up: the extraction and summary counters, failures by reason "
+        "and the last jobs of each (what each stored or wrote, or why it failed)."
     ),
     responses=ERRORS,
 )
@@ -140,6 +141,13 @@ async def memory_stats(services: ServicesDep) -> dict[str, object]:
     stats["extraction"] = {
         "enabled": extractor is not None,
         **(extractor.stats.as_dict() if extractor else {}),
+    }
+    scheduler = services.scheduler
+    stats["summaries"] = {
+        "written": scheduler.written,
+        "failed": scheduler.failures,
+        "running": scheduler.busy,
+        **scheduler.jobs.as_dict(),
     }
     return stats
 

@@ -1,9 +1,10 @@
 """After a turn, off the hot path: the model proposes memory-worthy facts from the user's message.
 
-llama.cpp constrains the reply to a JSON schema (a grammar), Pydantic validates it, and each
-proposal goes through `Memories.create`, which merges duplicates and supersedes old facts.
+llama.cpp constrains the reply to a bounded grammar (memory/proposals.py), Pydantic validates it,
+and each proposal goes through `Memories.create`, which merges duplicates and supersedes old facts.
 A failed attempt (model down, malformed or invalid JSON) is retried a bounded number of times,
-the first at temperature 0 and the retries warmer so they can differ; every outcome is counted.
+the first at temperature 0 and the retries warmer so they can differ; every outcome is counted
+and each job is recorded with what it stored or why it failed.
 """
 
 from __future__ import annotations
@@ -12,76 +13,29 @@ import asyncio
 import json
 import logging
 import re
+import time
 from collections.abc import Mapping, Sequence
-from dataclasses import asdict, dataclass
-from typing import Annotated, Any, Protocol
+from dataclasses import asdict, dataclass, field
+from typing import Any, Protocol
 
 import anyio
-from pydantic import AfterValidator, BaseModel, Field, ValidationError
+from pydantic import ValidationError
 
-from app.errors import MnemoError
+from app.errors import LLMUnavailable, MnemoError
+from app.jobs import JobLog, JobRecord
 from app.memory.longterm import LongTermMemory, MemoryType, Source
 from app.memory.memories import Memories, Outcome
+from app.memory.proposals import Proposal, Proposals, grammar, max_reply_tokens
 from app.memory.types import Turn
 
 log = logging.getLogger("mnemo.extractor")
 
-# One user message, no system turn, no example: with a system turn Gemma 270M mostly answers an
-# empty list, and an example gets copied verbatim. Measured in docs/memories.md.
+# One user message, no system turn, no example: an example gets copied verbatim by small models.
 INSTRUCTIONS = (
     "Extract the facts about the user from this message, as JSON memories (type, title, content, tags). "
     "Return an empty list if it states no fact about the user.\n\nMessage: "
 )
 WORD = re.compile(r"[a-z0-9]{4,}")
-
-
-def _trimmed(value: str) -> str:
-    value = " ".join(value.split())
-    if not value:
-        raise ValueError("must not be blank")
-    return value
-
-
-def _tags(values: list[str]) -> list[str]:
-    tags = [" ".join(v.replace("|", " ").split()).lower()[:64] for v in values]
-    return list(dict.fromkeys(t for t in tags if t))[:5]
-
-
-class Proposal(BaseModel):
-    type: MemoryType
-    title: Annotated[str, Field(max_length=200), AfterValidator(_trimmed)]
-    content: Annotated[str, Field(max_length=2000), AfterValidator(_trimmed)]
-    tags: Annotated[list[str], AfterValidator(_tags)] = Field(default_factory=list)
-
-
-class Proposals(BaseModel):
-    memories: list[Proposal] = Field(max_length=10)
-
-
-def schema(max_items: int) -> dict[str, Any]:
-    """The JSON schema llama.cpp turns into a grammar: kept small for a 270M model."""
-    return {
-        "type": "object",
-        "properties": {
-            "memories": {
-                "type": "array",
-                "maxItems": max_items,
-                "items": {
-                    "type": "object",
-                    "properties": {
-                        "type": {"type": "string", "enum": [t.value for t in MemoryType]},
-                        # No string length bounds: llama.cpp expands them into huge grammars that
-                        # make sampling with Gemma's 262k-token vocabulary crawl.
-                        "title": {"type": "string"},
-                        "content": {"type": "string"},
-                        "tags": {"type": "array", "items": {"type": "string"}, "maxItems": 3},
-                    },
-                    "required": ["type", "title", "content", "tags"],
-                },
-            }
-        },
-        "required": ["memories"],
-    }
 
 
 def grounded(proposal: Proposal, message: str) -> bool:
@@ -108,14 +62,34 @@ class ExtractionStats:
     merged: int = 0
     superseded: int = 0
     last_error: str | None = None
+    jobs: JobLog = field(default_factory=JobLog)
 
     def as_dict(self) -> dict[str, Any]:
-        return asdict(self)
+        counts = {k: v for k, v in asdict(self).items() if k != "jobs"}
+        return counts | self.jobs.as_dict()
 
 
 class ExtractionFailed(MnemoError):
     status_code = 502
     code = "extraction_failed"
+
+    def __init__(self, message: str, reason: str = "error") -> None:
+        super().__init__(message)
+        self.reason = reason
+
+
+def failure_reason(exc: Exception, raw: str) -> str:
+    """The kind of a failed attempt, as counted in the stats."""
+    if isinstance(exc, TimeoutError):
+        return "timeout"
+    if isinstance(exc, LLMUnavailable):
+        return "llm_unavailable"
+    if isinstance(exc, MnemoError):
+        return "llm_failed"
+    if isinstance(exc, json.JSONDecodeError):
+        cut = exc.msg.startswith("Unterminated string") or exc.pos >= len(raw.rstrip())
+        return "truncated" if cut else "invalid_json"
+    return "invalid"
 
 
 class Extractor:
@@ -127,7 +101,6 @@ class Extractor:
         memories: Memories,
         max_items: int = 3,
         retries: int = 2,
-        max_tokens: int = 320,
         timeout: float = 60.0,
     ) -> None:
         self._llm = llm
@@ -135,7 +108,8 @@ class Extractor:
         self._memories = memories
         self._max_items = max_items
         self._retries = retries
-        self._max_tokens = max_tokens
+        self._grammar = grammar(max_items)
+        self._max_tokens = max_reply_tokens(max_items)
         self.stats = ExtractionStats()
 
     def request(self, message: str) -> list[dict[str, Any]]:
@@ -145,37 +119,63 @@ class Extractor:
         return {
             "max_tokens": self._max_tokens,
             "temperature": 0.0 if attempt == 0 else 0.6,
-            "response_format": {"type": "json_schema", "json_schema": {"schema": schema(self._max_items)}},
+            "grammar": self._grammar,
         }
 
     async def propose(self, message: str) -> list[Proposal]:
         """The model's proposals for one message, retried on failure; raises ExtractionFailed."""
-        problem = ""
+        problem, reason = "", "error"
         for attempt in range(self._retries + 1):
             if attempt:
                 self.stats.retries += 1
+            raw = ""
             try:
-                # Bounded: a model stuck in a long string must not hold a llama.cpp slot for minutes.
+                # Bounded: a slow model must not hold a llama.cpp slot for minutes.
                 with anyio.fail_after(self._timeout):
                     raw = await self._llm.complete(self.request(message), self.params(attempt))
                 return Proposals.model_validate(json.loads(raw)).memories[: self._max_items]
-            except TimeoutError:
-                problem = f"the model took longer than {self._timeout:.0f} s"
-                log.info("extraction attempt %d timed out", attempt + 1)
-            except (MnemoError, ValueError, ValidationError) as exc:  # JSONDecodeError is a ValueError
-                problem = str(exc)[:300]
-                log.info("extraction attempt %d failed: %s", attempt + 1, problem)
-        raise ExtractionFailed(f"no valid proposal after {self._retries + 1} attempts: {problem}")
+            except (
+                TimeoutError,
+                MnemoError,
+                ValueError,
+                ValidationError,
+            ) as exc:  # JSONDecodeError: ValueError
+                reason = failure_reason(exc, raw)
+                problem = (
+                    f"the model took longer than {self._timeout:.0f} s" if reason == "timeout" else str(exc)
+                )
+                problem = problem[:300]
+                log.info("extraction attempt %d failed (%s): %s", attempt + 1, reason, problem)
+        raise ExtractionFailed(f"no valid proposal after {self._retries + 1} attempts: {problem}", reason)
 
     async def extract(self, message: str, project: str | None) -> list[LongTermMemory]:
         """Propose, check and store; returns what the store now holds for each kept proposal."""
         self.stats.runs += 1
+        started = time.monotonic()
         try:
             proposals = await self.propose(message)
         except ExtractionFailed as exc:
             self.stats.failed += 1
             self.stats.last_error = exc.message
+            self._record(message, started, exc.message, exc.reason)
             raise
+        try:
+            kept = await self._store(proposals, message, project)
+        except MnemoError as exc:
+            self._record(message, started, exc.message, "store_failed")
+            raise
+        stored = "; ".join(m.title for m in kept) or "nothing to keep"
+        self._record(message, started, f"{len(proposals)} proposed, kept: {stored}")
+        return kept
+
+    def _record(self, message: str, started: float, detail: str, reason: str | None = None) -> None:
+        subject = " ".join(message.split())[:60]
+        seconds = time.monotonic() - started
+        self.stats.jobs.record(JobRecord("extraction", subject, reason is None, detail, seconds, reason))
+
+    async def _store(
+        self, proposals: list[Proposal], message: str, project: str | None
+    ) -> list[LongTermMemory]:
         self.stats.succeeded += 1
         self.stats.proposed += len(proposals)
         kept: list[LongTermMemory] = []

@@ -9,12 +9,14 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from typing import Any, Protocol
 
 import anyio
 
 from app.errors import MnemoError
+from app.jobs import JobLog, JobRecord
 from app.memory import hierarchy
 from app.memory.embedder import Embedder
 from app.memory.history import History
@@ -170,6 +172,7 @@ class SummaryScheduler:
         self._again: set[str] = set()
         self.failures = 0
         self.written = 0
+        self.jobs = JobLog()
 
     @property
     def busy(self) -> int:
@@ -187,18 +190,35 @@ class SummaryScheduler:
         try:
             while True:
                 self._again.discard(conversation_id)
-                try:
-                    while await self._summarizer.fold(conversation_id):
-                        self.written += 1  # a backlog folds in several steps
-                except Exception as exc:  # the raw turns stay; the next turn retries
-                    self.failures += 1
-                    log.warning("summary of %s failed, will retry: %r", conversation_id, exc)
+                while await self._fold(conversation_id):  # a backlog folds in several steps
+                    pass
                 if conversation_id not in self._again:
                     break
         finally:
             self._running.pop(conversation_id, None)
         if self._after is not None:
             await self._after()
+
+    async def _fold(self, conversation_id: str) -> bool:
+        """One fold, recorded; False when nothing more is due or it failed (the next turn retries)."""
+        started = time.monotonic()
+        try:
+            summary = await self._summarizer.fold(conversation_id)
+        except Exception as exc:  # the raw turns stay; the next turn retries
+            self.failures += 1
+            reason = "timeout" if isinstance(exc, TimeoutError) else type(exc).__name__
+            detail = getattr(exc, "message", None) or repr(exc)
+            self._record(conversation_id, started, f"{detail}; will retry", reason)
+            return False
+        if summary is None:
+            return False
+        self.written += 1
+        self._record(conversation_id, started, f"wrote {summary.id} ({len(summary.content)} characters)")
+        return True
+
+    def _record(self, conversation_id: str, started: float, detail: str, reason: str | None = None) -> None:
+        seconds = time.monotonic() - started
+        self.jobs.record(JobRecord("summary", conversation_id, reason is None, detail, seconds, reason))
 
     async def drain(self) -> None:
         """Wait until no summary is being written."""

@@ -12,6 +12,7 @@ from app.errors import LLMUnavailable, StoreUnavailable
 from app.memory.extractor import Extractor
 from app.memory.memories import Memories
 from app.memory.memory_store import MemoryStore
+from app.memory.proposals import max_reply_tokens
 from app.services import Services
 from app.settings import Settings
 from tests.fakes import FakeLLM, HashEmbedder
@@ -43,8 +44,8 @@ async def test_a_stated_preference_is_extracted_after_the_turn(
     await chat(client, services)
     messages, params = llm.json_requests[0]
     assert MESSAGE in messages[-1]["content"]
-    schema = params["response_format"]["json_schema"]["schema"]
-    assert schema["properties"]["memories"]["maxItems"] == 3 and params["temperature"] == 0.0
+    assert '(item ("," item){0,2})?' in params["grammar"] and params["temperature"] == 0.0
+    assert params["max_tokens"] == max_reply_tokens(3)  # the longest reply the grammar allows fits
     found = (await client.get("/memories", params={"source": "extracted"})).json()["memories"]
     assert len(found) == 1
     assert found[0]["content"] == TEA["content"] and found[0]["tags"] == ["drinks", "morning"]
@@ -99,6 +100,11 @@ async def test_failures_are_retried_then_counted_and_nothing_is_stored(
     assert stats["extraction"]["failed"] == 1 and stats["extraction"]["retries"] == 3
     assert stats["extraction"]["last_error"]
     assert stats["total"] == 1  # only the first turn's memory
+    # Each job is recorded, newest first: why the second failed, what the first stored.
+    assert stats["extraction"]["failures"] == {"invalid": 1}  # the last attempt's reason
+    failed, stored = stats["extraction"]["recent"]
+    assert not failed["ok"] and failed["reason"] == "invalid" and "green tea" in failed["subject"]
+    assert stored["ok"] and stored["reason"] is None and "Morning drink" in stored["detail"]
 
 
 async def test_invented_facts_are_dropped(

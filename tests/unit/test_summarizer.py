@@ -42,11 +42,16 @@ async def test_a_failed_summary_loses_nothing_and_is_retried(services: Services,
     await chat(services, "c1", 3)
     assert await services.history.summaries("c1") == []
     assert services.scheduler.failures >= 1
+    jobs = services.scheduler.jobs.as_dict()
+    assert sum(jobs["failures"].values()) == services.scheduler.failures
+    assert all(not j["ok"] and j["subject"] == "c1" and "will retry" in j["detail"] for j in jobs["recent"])
     assert len(await services.history.read("c1", 0, 100)) == 6
     llm.fail_summaries = False
     await chat(services, "c1", 1)
     [summary] = await services.history.summaries("c1")
     assert summary.turn_to == 5
+    newest = services.scheduler.jobs.as_dict()["recent"][0]
+    assert newest["ok"] and newest["detail"].startswith(f"wrote {summary.id} ")
     # raw turns stay stored after they are summarised
     assert len(await services.history.read("c1", 0, 100)) == 8
 
