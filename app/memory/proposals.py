@@ -1,7 +1,7 @@
 """What the model may propose as long-term memories: the Pydantic shape, and a grammar that bounds it.
 
 The model's reply is constrained by a GBNF grammar (llama.cpp's `grammar` field) that fixes every
-piece of the JSON: no free whitespace, no escapes, a character limit on every string and a limit on
+piece of the JSON: bounded whitespace, no escapes, a character limit on every string and a limit on
 the number of items and tags. So the longest reply the grammar allows has a known size in bytes, and
 `max_tokens` is set to it: a reply can end only where the grammar ends, never cut off mid-string.
 """
@@ -9,6 +9,7 @@ the number of items and tags. So the longest reply the grammar allows has a know
 from __future__ import annotations
 
 import json
+from dataclasses import dataclass
 from typing import Annotated
 
 from pydantic import AfterValidator, BaseModel, Field
@@ -46,54 +47,107 @@ class Proposals(BaseModel):
     memories: list[Proposal] = Field(max_length=10)
 
 
-def _literal(text: str) -> str:
-    return json.dumps(text)  # a GBNF string literal: JSON's quoting is the same for these texts
+WIDE = "\U0001f41d"  # four bytes in UTF-8: the widest character a string may hold
+WS_SPACES = 16
+
+# The reply's shape as a sequence, rendered both as GBNF and as the longest text it allows.
+# A str is a literal; WS is optional whitespace (small models write their JSON indented);
+# Str(n) is a string of 1 to n characters; Many(rule, n) is 0 to n of a rule, comma-separated.
+WS = object()
 
 
-def _repeat(rule: str, least: int, most: int) -> str:
-    return f"{rule}{{{least},{most}}}"
+@dataclass(frozen=True)
+class Str:
+    most: int
+
+
+@dataclass(frozen=True)
+class Many:
+    rule: str
+    most: int
+
+
+Piece = str | object
+
+
+def _field(name: str, value: Piece) -> list[Piece]:
+    return [WS, f'"{name}":', WS, value, WS]
+
+
+ITEM: list[Piece] = [
+    "{",
+    *_field("type", "type"),
+    ",",
+    *_field("title", Str(TITLE_CHARS)),
+    ",",
+    *_field("content", Str(CONTENT_CHARS)),
+    ",",
+    *_field("tags", ["[", WS, Many("tag", MAX_TAGS), WS, "]"]),
+    "}",
+]
+
+
+def _root(max_items: int) -> list[Piece]:
+    return ["{", *_field("memories", ["[", WS, Many("item", max_items), WS, "]"]), "}"]
+
+
+def _gbnf(pieces: list[Piece]) -> str:
+    out = []
+    for piece in pieces:
+        if piece is WS:
+            out.append("ws")
+        elif isinstance(piece, Str):
+            out.append(f'"\\"" char{{1,{piece.most}}} "\\""')
+        elif isinstance(piece, Many):
+            out.append(f'({piece.rule} (ws "," ws {piece.rule}){{0,{piece.most - 1}}})?')
+        elif isinstance(piece, list):
+            out.append(_gbnf(piece))
+        elif piece == "type":
+            out.append("type")
+        else:
+            out.append(json.dumps(piece))  # a GBNF literal is quoted as JSON quotes a string
+    return " ".join(out)
+
+
+def _longest(pieces: list[Piece]) -> str:
+    rules = {"item": ITEM, "tag": [Str(TAG_CHARS)]}
+    out = []
+    for piece in pieces:
+        if piece is WS:
+            out.append("\n" + " " * WS_SPACES)
+        elif isinstance(piece, Str):
+            out.append(f'"{WIDE * piece.most}"')
+        elif isinstance(piece, Many):
+            separator = "\n" + " " * WS_SPACES + "," + "\n" + " " * WS_SPACES
+            out.append(separator.join([_longest(rules[piece.rule])] * piece.most))
+        elif isinstance(piece, list):
+            out.append(_longest(piece))
+        elif piece == "type":
+            out.append(json.dumps(max((t.value for t in MemoryType), key=len)))
+        else:
+            out.append(str(piece))
+    return "".join(out)
 
 
 def grammar(max_items: int) -> str:
-    """GBNF for {"memories":[...]} with at most `max_items` bounded proposals."""
-    types = " | ".join(_literal(json.dumps(t.value)) for t in MemoryType)
-    item = " ".join(
-        [
-            _literal('{"type":'),
-            "type",
-            _literal(',"title":"'),
-            _repeat("char", 1, TITLE_CHARS),
-            _literal('","content":"'),
-            _repeat("char", 1, CONTENT_CHARS),
-            _literal('","tags":['),
-            f'(tag ("," tag){{0,{MAX_TAGS - 1}}})?',
-            _literal("]}"),
-        ]
-    )
-    start, end = _literal('{"memories":['), _literal("]}")
+    """GBNF for {"memories": [...]} with at most `max_items` bounded proposals and no escapes."""
+    types = " | ".join(json.dumps(json.dumps(t.value)) for t in MemoryType)
     return "\n".join(
         [
-            f'root ::= {start} (item ("," item){{0,{max_items - 1}}})? {end}',
-            f"item ::= {item}",
+            f"root ::= {_gbnf(_root(max_items))}",
+            f"item ::= {_gbnf(ITEM)}",
+            f"tag ::= {_gbnf([Str(TAG_CHARS)])}",
             f"type ::= {types}",
-            f'tag ::= "\\"" {_repeat("char", 1, TAG_CHARS)} "\\""',
+            f'ws ::= | " " | "\\n" " "{{0,{WS_SPACES}}}',
             r'char ::= [^"\\\x00-\x1F\x7F]',
         ]
     )
 
 
 def longest(max_items: int) -> str:
-    """The longest reply `grammar(max_items)` allows, in UTF-8 bytes: four-byte characters throughout
-    (every token of a byte-level vocabulary is at least one byte)."""
-    wide = "\U0001f41d"
-    longest_type = max((t.value for t in MemoryType), key=len)
-    item = {
-        "type": longest_type,
-        "title": wide * TITLE_CHARS,
-        "content": wide * CONTENT_CHARS,
-        "tags": [wide * TAG_CHARS] * MAX_TAGS,
-    }
-    return json.dumps({"memories": [item] * max_items}, ensure_ascii=False, separators=(",", ":"))
+    """The longest reply `grammar(max_items)` allows: the most whitespace and four-byte characters
+    throughout (every token of a byte-level vocabulary is at least one byte)."""
+    return _longest(_root(max_items))
 
 
 def max_reply_tokens(max_items: int) -> int:

@@ -12,7 +12,7 @@ from app.errors import LLMUnavailable, StoreUnavailable
 from app.memory.extractor import Extractor
 from app.memory.memories import Memories
 from app.memory.memory_store import MemoryStore
-from app.memory.proposals import max_reply_tokens
+from app.memory.proposals import grammar, max_reply_tokens
 from app.services import Services
 from app.settings import Settings
 from tests.fakes import FakeLLM, HashEmbedder
@@ -44,7 +44,7 @@ async def test_a_stated_preference_is_extracted_after_the_turn(
     await chat(client, services)
     messages, params = llm.json_requests[0]
     assert MESSAGE in messages[-1]["content"]
-    assert '(item ("," item){0,2})?' in params["grammar"] and params["temperature"] == 0.0
+    assert params["grammar"] == grammar(3) and params["temperature"] == 0.0
     assert params["max_tokens"] == max_reply_tokens(3)  # the longest reply the grammar allows fits
     found = (await client.get("/memories", params={"source": "extracted"})).json()["memories"]
     assert len(found) == 1

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import re
 
 import pytest
 from pydantic import ValidationError
@@ -16,6 +15,7 @@ from app.memory.proposals import (
     MAX_TAGS,
     TAG_CHARS,
     TITLE_CHARS,
+    WS_SPACES,
     Proposals,
     grammar,
     longest,
@@ -23,18 +23,19 @@ from app.memory.proposals import (
 )
 
 
-def test_the_grammar_bounds_items_strings_and_tags() -> None:
+def test_the_grammar_bounds_items_strings_tags_and_whitespace() -> None:
     rules = dict(line.split(" ::= ", 1) for line in grammar(3).splitlines())
-    assert set(rules) == {"root", "item", "type", "tag", "char"}
-    assert '(item ("," item){0,2})?' in rules["root"]
+    assert set(rules) == {"root", "item", "type", "tag", "char", "ws"}
+    assert '(item (ws "," ws item){0,2})?' in rules["root"]
     assert f"char{{1,{TITLE_CHARS}}}" in rules["item"] and f"char{{1,{CONTENT_CHARS}}}" in rules["item"]
-    assert f'(tag ("," tag){{0,{MAX_TAGS - 1}}})?' in rules["item"]
+    assert f'(tag (ws "," ws tag){{0,{MAX_TAGS - 1}}})?' in rules["item"]
     assert rules["tag"] == f'"\\"" char{{1,{TAG_CHARS}}} "\\""'
+    assert rules["ws"] == f'| " " | "\\n" " "{{0,{WS_SPACES}}}'
     # No quote, backslash or control character inside a string: no escapes, so no hidden length.
     assert rules["char"] == r'[^"\\\x00-\x1F\x7F]'
     for kind in MemoryType:
         assert json.dumps(json.dumps(kind.value)) in rules["type"]
-    assert '("," item){0,0}' in grammar(1)
+    assert '(item (ws "," ws item){0,0})?' in grammar(1)
 
 
 def test_the_longest_reply_is_valid_and_sets_max_tokens() -> None:
@@ -42,13 +43,14 @@ def test_the_longest_reply_is_valid_and_sets_max_tokens() -> None:
     parsed = Proposals.model_validate(json.loads(reply))
     assert len(parsed.memories) == 3
     assert all(len(m.title) == TITLE_CHARS and len(m.content) == CONTENT_CHARS for m in parsed.memories)
+    assert all(len(m.tags) == 1 for m in parsed.memories)  # the same tag three times, kept once
     assert max_reply_tokens(3) == len(reply.encode()) > 4 * 3 * (TITLE_CHARS + CONTENT_CHARS)
     assert max_reply_tokens(1) < max_reply_tokens(3)
-    # The grammar's literal pieces are exactly the compact JSON the longest reply is made of.
-    skeleton = re.sub(r'"[^"]*\U0001f41d[^"]*"', '""', reply)
-    assert (
-        skeleton.startswith('{"memories":[{"type":"') and ',"title":"","content":"","tags":["",' in skeleton
-    )
+    # Every place the grammar allows whitespace holds the most it allows.
+    compact = json.dumps(json.loads(reply), ensure_ascii=False, separators=(",", ":"))
+    padding = len(reply) - len(compact)
+    places = 5 + 3 * 14 + 2 * 2 + 3 * 2 * 2  # root, in each item, between items, between tags
+    assert padding == places * (1 + WS_SPACES)
 
 
 def test_a_reply_cut_off_mid_string_is_named_truncated() -> None:
