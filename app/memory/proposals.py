@@ -52,13 +52,19 @@ WS_SPACES = 16
 
 # The reply's shape as a sequence, rendered both as GBNF and as the longest text it allows.
 # A str is a literal; WS is optional whitespace (small models write their JSON indented);
-# Str(n) is a string of 1 to n characters; Many(rule, n) is 0 to n of a rule, comma-separated.
+# Str(n) is a string of 1 to n characters; Ref names a rule; Many(rule, n) is 0 to n of a rule,
+# comma-separated.
 WS = object()
 
 
 @dataclass(frozen=True)
 class Str:
     most: int
+
+
+@dataclass(frozen=True)
+class Ref:
+    rule: str
 
 
 @dataclass(frozen=True)
@@ -76,7 +82,7 @@ def _field(name: str, value: Piece) -> list[Piece]:
 
 ITEM: list[Piece] = [
     "{",
-    *_field("type", "type"),
+    *_field("type", Ref("type")),
     ",",
     *_field("title", Str(TITLE_CHARS)),
     ",",
@@ -102,15 +108,15 @@ def _gbnf(pieces: list[Piece]) -> str:
             out.append(f'({piece.rule} (ws "," ws {piece.rule}){{0,{piece.most - 1}}})?')
         elif isinstance(piece, list):
             out.append(_gbnf(piece))
-        elif piece == "type":
-            out.append("type")
+        elif isinstance(piece, Ref):
+            out.append(piece.rule)
         else:
             out.append(json.dumps(piece))  # a GBNF literal is quoted as JSON quotes a string
     return " ".join(out)
 
 
 def _longest(pieces: list[Piece]) -> str:
-    rules = {"item": ITEM, "tag": [Str(TAG_CHARS)]}
+    rules: dict[str, list[Piece]] = {"item": ITEM, "tag": [Str(TAG_CHARS)]}
     out = []
     for piece in pieces:
         if piece is WS:
@@ -122,7 +128,7 @@ def _longest(pieces: list[Piece]) -> str:
             out.append(separator.join([_longest(rules[piece.rule])] * piece.most))
         elif isinstance(piece, list):
             out.append(_longest(piece))
-        elif piece == "type":
+        elif isinstance(piece, Ref):  # the only rule referenced: the longest type name
             out.append(json.dumps(max((t.value for t in MemoryType), key=len)))
         else:
             out.append(str(piece))
