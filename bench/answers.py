@@ -12,7 +12,7 @@ Conversations are imported in-process (httpx ASGITransport) with the real MiniLM
 disk; no summary is written. One llama-server, one slot; each arm runs over all questions of a
 conversation in a row so llama.cpp's prefix cache serves the parts the questions share.
 
-    .venv/bin/python bench/answers.py [--questions 150] [--budget 2048] [--set key=value ...]
+    .venv/bin/python bench/answers.py [--questions 120] [--budget 2048] [--set key=value ...]
 """
 
 from __future__ import annotations
@@ -104,18 +104,30 @@ def as_turn(cid: str, stored: dict[str, Any]) -> Turn:
     )
 
 
-async def window_messages(
-    llm: LlamaClient, turns: list[Turn], question: str, budget: int
-) -> list[dict[str, str]]:
-    """The most recent turns that fit the budget with the system prompt and the question."""
-    low, high = 0, len(turns)  # the window starts at the smallest index that still fits
-    while low < high:
-        middle = (low + high) // 2
-        if await llm.count_prompt(build_messages(SYSTEM, [], turns[middle:], [], question)) <= budget:
-            high = middle
-        else:
-            low = middle + 1
-    return build_messages(SYSTEM, [], turns[low:], [], question)
+class Window:
+    """The sliding-window arm: the most recent turns that fit the budget with the question.
+
+    Questions about one conversation differ only in the question, so the search for where the
+    window starts begins at the previous question's start (a step or two, not a bisection).
+    """
+
+    def __init__(self, llm: LlamaClient, budget: int) -> None:
+        self._llm = llm
+        self._budget = budget
+        self._starts: dict[str, int] = {}
+
+    async def _fits(self, turns: list[Turn], start: int, question: str) -> bool:
+        prompt = build_messages(SYSTEM, [], turns[start:], [], question)
+        return await self._llm.count_prompt(prompt) <= self._budget
+
+    async def messages(self, cid: str, turns: list[Turn], question: str) -> list[dict[str, str]]:
+        start = self._starts.get(cid, len(turns))
+        while start < len(turns) and not await self._fits(turns, start, question):
+            start += 1
+        while start > 0 and await self._fits(turns, start - 1, question):
+            start -= 1
+        self._starts[cid] = start
+        return build_messages(SYSTEM, [], turns[start:], [], question)
 
 
 async def ask(http: httpx.AsyncClient, messages: list[dict[str, str]]) -> dict[str, Any]:
@@ -133,6 +145,7 @@ async def evaluate(settings: Settings, count: int, budget: int) -> dict[str, Any
     by_conv = conversations()
     asked = sample(questions(), count)
     rows: dict[str, dict[str, Any]] = {q["question_id"]: {"category": q["category"]} for q in asked}
+    seconds: dict[str, float] = {}
     async with open_services(settings) as services:
         services.scheduler = SummaryScheduler(NoSummaries())  # type: ignore[arg-type]
         app = create_app(settings, services)
@@ -143,7 +156,7 @@ async def evaluate(settings: Settings, count: int, budget: int) -> dict[str, Any
             httpx.AsyncClient(base_url=settings.llm_url, timeout=300) as llama,
         ):
             stored = await import_all(mnemo, by_conv)
-            llm = LlamaClient(llama)
+            window = Window(LlamaClient(llama), budget)
             history = {
                 cid: sorted(
                     (as_turn(cid, s) for (c, _), s in stored.items() if c == cid), key=lambda t: t.turn_index
@@ -161,7 +174,7 @@ async def evaluate(settings: Settings, count: int, budget: int) -> dict[str, Any
                         assert preview.status_code == 200, preview.text
                         messages = preview.json()["messages"]
                     elif arm == "window":
-                        messages = await window_messages(llm, history[cid], question, budget)
+                        messages = await window.messages(cid, history[cid], question)
                     else:
                         evidence = [
                             Memory(as_turn(cid, stored[(cid, d)]), 1.0)
@@ -175,8 +188,9 @@ async def evaluate(settings: Settings, count: int, budget: int) -> dict[str, Any
                         **reply,
                         "f1": score(reply["answer"], q.get("answer", ""), q["category"]),
                     }
-                print(f"{arm}: {len(asked)} answers in {time.perf_counter() - started:.0f} s", flush=True)
-    return summarise(list(rows.values()), asked)
+                seconds[arm] = round(time.perf_counter() - started, 1)
+                print(f"{arm}: {len(asked)} answers in {seconds[arm]:.0f} s", flush=True)
+    return summarise(list(rows.values()), asked) | {"seconds_per_arm": seconds, "questions": len(asked)}
 
 
 def summarise(rows: list[dict[str, Any]], asked: list[dict[str, Any]]) -> dict[str, Any]:
@@ -222,7 +236,7 @@ def render(result: dict[str, Any]) -> str:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--questions", type=int, default=150, help="questions sampled evenly (all: 0)")
+    parser.add_argument("--questions", type=int, default=120, help="questions sampled evenly (all: 0)")
     parser.add_argument("--budget", type=int, default=2048, help="prompt tokens for every arm")
     parser.add_argument("--model", default=DEFAULT, help="a bundled model's name or a GGUF path")
     parser.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="override a setting")
