@@ -52,8 +52,8 @@ WS_SPACES = 16
 
 # The reply's shape as a sequence, rendered both as GBNF and as the longest text it allows.
 # A str is a literal; WS is optional whitespace (small models write their JSON indented);
-# Str(n) is a string of 1 to n characters; Ref names a rule; Many(rule, n) is 0 to n of a rule,
-# comma-separated.
+# Str(n) is a string of 1 to n characters, the first not blank (so no proposal is blank);
+# Ref names a rule; Many(rule, n) is 0 to n of a rule, comma-separated.
 WS = object()
 
 
@@ -103,7 +103,7 @@ def _gbnf(pieces: list[Piece]) -> str:
         if piece is WS:
             out.append("ws")
         elif isinstance(piece, Str):
-            out.append(f'"\\"" char{{1,{piece.most}}} "\\""')
+            out.append(f'"\\"" first char{{0,{piece.most - 1}}} "\\""')
         elif isinstance(piece, Many):
             out.append(f'({piece.rule} (ws "," ws {piece.rule}){{0,{piece.most - 1}}})?')
         elif isinstance(piece, list):
@@ -145,6 +145,7 @@ def grammar(max_items: int) -> str:
             f"tag ::= {_gbnf([Str(TAG_CHARS)])}",
             f"type ::= {types}",
             f'ws ::= | " " | "\\n" " "{{0,{WS_SPACES}}}',
+            r'first ::= [^"\\\x00-\x20\x7F]',
             r'char ::= [^"\\\x00-\x1F\x7F]',
         ]
     )

@@ -25,14 +25,16 @@ from app.memory.proposals import (
 
 def test_the_grammar_bounds_items_strings_tags_and_whitespace() -> None:
     rules = dict(line.split(" ::= ", 1) for line in grammar(3).splitlines())
-    assert set(rules) == {"root", "item", "type", "tag", "char", "ws"}
+    assert set(rules) == {"root", "item", "type", "tag", "first", "char", "ws"}
     assert '(item (ws "," ws item){0,2})?' in rules["root"]
-    assert f"char{{1,{TITLE_CHARS}}}" in rules["item"] and f"char{{1,{CONTENT_CHARS}}}" in rules["item"]
+    assert f'"\\"" first char{{0,{TITLE_CHARS - 1}}} "\\""' in rules["item"]
+    assert f'"\\"" first char{{0,{CONTENT_CHARS - 1}}} "\\""' in rules["item"]
     assert f'(tag (ws "," ws tag){{0,{MAX_TAGS - 1}}})?' in rules["item"]
-    assert rules["tag"] == f'"\\"" char{{1,{TAG_CHARS}}} "\\""'
+    assert rules["tag"] == f'"\\"" first char{{0,{TAG_CHARS - 1}}} "\\""'
     assert rules["ws"] == f'| " " | "\\n" " "{{0,{WS_SPACES}}}'
     # No quote, backslash or control character inside a string: no escapes, so no hidden length.
     assert rules["char"] == r'[^"\\\x00-\x1F\x7F]'
+    assert rules["first"] == r'[^"\\\x00-\x20\x7F]'  # nor a blank first one: no blank proposal
     for kind in MemoryType:
         assert json.dumps(json.dumps(kind.value)) in rules["type"]
     assert '(item (ws "," ws item){0,0})?' in grammar(1)
