@@ -5,10 +5,11 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Annotated, Any, Literal
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StrictBool, StrictFloat
 
 from app.api.deps import ConversationIdStr
 from app.api.memory_schemas import Project, ScoredOut
+from app.api.scalars import JsonInt
 from app.context.builder import PromptContext
 from app.memory.types import Memory, Summary, Turn, Usage
 
@@ -27,7 +28,9 @@ def as_utc(value: datetime | None) -> datetime | None:
     return value
 
 
-Text = Annotated[str, Field(max_length=MAX_MESSAGE_CHARS), AfterValidator(not_blank)]
+Text = Annotated[
+    str, Field(max_length=MAX_MESSAGE_CHARS, json_schema_extra={"pattern": r"\S"}), AfterValidator(not_blank)
+]
 
 
 class Strict(BaseModel):
@@ -37,9 +40,9 @@ class Strict(BaseModel):
 class ChatRequest(Strict):
     conversation_id: ConversationIdStr
     message: Text
-    stream: bool = True
-    max_tokens: int | None = Field(None, ge=1, le=32768, description="Room for the reply, in tokens")
-    temperature: float | None = Field(None, ge=0.0, le=2.0)
+    stream: StrictBool = True
+    max_tokens: JsonInt | None = Field(None, ge=1, le=32768, description="Room for the reply, in tokens")
+    temperature: StrictFloat | None = Field(None, ge=0.0, le=2.0)
     project: Project = Field(None, description="Scope of long-term memories: global ones and this project's")
 
 
@@ -143,7 +146,7 @@ class MessagesPage(BaseModel):
 
 class ContextRequest(Strict):
     query: Text
-    max_tokens: int | None = Field(None, ge=1, le=1_000_000, description="Cap on the prompt's tokens")
+    max_tokens: JsonInt | None = Field(None, ge=1, le=1_000_000, description="Cap on the prompt's tokens")
     project: Project = Field(None, description="Scope of long-term memories: global ones and this project's")
 
 

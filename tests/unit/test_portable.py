@@ -18,12 +18,22 @@ def msg(role: str, content: Any, **extra: Any) -> dict[str, Any]:
 
 
 def test_consecutive_messages_of_one_role_are_joined_and_developer_is_system() -> None:
-    sent = [msg("developer", "Be brief."), msg("system", "Be kind."), msg("user", "hi"), msg("user", "hello?")]
+    sent = [
+        msg("developer", "Be brief."),
+        msg("system", "Be kind."),
+        msg("user", "hi"),
+        msg("user", "hello?"),
+    ]
     assert portable(sent) == [msg("system", "Be brief.\n\nBe kind."), msg("user", "hi\n\nhello?")]
 
 
 def test_a_later_system_message_joins_the_next_user_message_marked() -> None:
-    sent = [msg("user", "hi"), msg("assistant", "Hello."), msg("system", "Answer in French."), msg("user", "ok")]
+    sent = [
+        msg("user", "hi"),
+        msg("assistant", "Hello."),
+        msg("system", "Answer in French."),
+        msg("user", "ok"),
+    ]
     assert portable(sent)[-1] == msg("user", "System: Answer in French.\n\nok")
     assert gemma_refusal(portable(sent)) is None
 
