@@ -68,6 +68,21 @@ class Strict(BaseModel):
 
 
 class MemoryCreate(Strict):
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {"type": "user_preference", "title": "Theme", "content": "User prefers dark theme"},
+                {
+                    "type": "project_knowledge",
+                    "title": "Database",
+                    "content": "The billing service stores invoices in PostgreSQL 16.",
+                    "tags": ["db"],
+                    "project": "billing",
+                    "pinned": True,
+                },
+            ]
+        }
+    )
     type: MemoryType
     title: Title
     content: Content
@@ -80,7 +95,13 @@ class MemoryCreate(Strict):
 class MemoryPatch(Strict):
     """The fields to change: at least one."""
 
-    model_config = ConfigDict(extra="forbid", json_schema_extra={"minProperties": 1})
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={
+            "minProperties": 1,
+            "examples": [{"content": "User prefers a light theme"}, {"pinned": True, "tags": ["ui"]}],
+        },
+    )
     type: MemoryType | None = None
     title: Title | None = None
     content: Content | None = None
@@ -183,6 +204,14 @@ class ImportOut(BaseModel):
 
 
 class CleanupIn(Strict):
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {"older_than_days": 90},
+                {"unused_days": 30, "action": "delete", "consolidate_duplicates": True, "dry_run": False},
+            ]
+        }
+    )
     older_than_days: JsonInt | None = Field(None, ge=0)
     unused_days: JsonInt | None = Field(None, ge=0)
     action: Literal["archive", "delete"] = "archive"

@@ -8,7 +8,7 @@ from typing import Annotated, Any, Literal
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StrictBool, StrictFloat
 
 from app.api.deps import ConversationIdStr
-from app.api.memory_schemas import Project, ScoredOut
+from app.api.memory_schemas import NOT_BLANK, Project, ScoredOut
 from app.api.scalars import JsonInt
 from app.context.builder import PromptContext
 from app.memory.types import Memory, Summary, Turn, Usage
@@ -29,7 +29,7 @@ def as_utc(value: datetime | None) -> datetime | None:
 
 
 Text = Annotated[
-    str, Field(max_length=MAX_MESSAGE_CHARS, json_schema_extra={"pattern": r"\S"}), AfterValidator(not_blank)
+    str, Field(max_length=MAX_MESSAGE_CHARS, json_schema_extra=NOT_BLANK), AfterValidator(not_blank)
 ]
 
 
@@ -38,6 +38,14 @@ class Strict(BaseModel):
 
 
 class ChatRequest(Strict):
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {"conversation_id": "ada", "message": "Hi! I keep three beehives on my roof in Lyon."},
+                {"conversation_id": "ada", "message": "What should I plant for them?", "stream": False},
+            ]
+        }
+    )
     conversation_id: ConversationIdStr
     message: Text
     stream: StrictBool = True
@@ -111,6 +119,23 @@ class MessageIn(Strict):
 
 
 class ImportRequest(Strict):
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "messages": [
+                        {
+                            "role": "user",
+                            "content": "My sister Marie visits next week.",
+                            "name": "Ada",
+                            "created_at": "2025-05-01T09:30:00Z",
+                        },
+                        {"role": "assistant", "content": "Have a nice visit."},
+                    ]
+                }
+            ]
+        }
+    )
     messages: list[MessageIn] = Field(min_length=1, max_length=1000)
 
 
@@ -145,6 +170,7 @@ class MessagesPage(BaseModel):
 
 
 class ContextRequest(Strict):
+    model_config = ConfigDict(json_schema_extra={"examples": [{"query": "How many hives do I have?"}]})
     query: Text
     max_tokens: JsonInt | None = Field(None, ge=1, le=1_000_000, description="Cap on the prompt's tokens")
     project: Project = Field(None, description="Scope of long-term memories: global ones and this project's")

@@ -16,6 +16,7 @@ import os
 from collections.abc import Callable, Iterator
 from typing import Any
 
+import httpx
 import hypothesis
 import pytest
 import schemathesis
@@ -108,3 +109,46 @@ def test_no_generated_request_gets_a_server_error_or_an_undeclared_answer(
     # Unsatisfiable: the schema rules nothing out (a free-form path id), so there is no bad request to send.
     with contextlib.suppress(hypothesis.errors.Unsatisfiable):
         run(operation, GenerationMode.NEGATIVE, breaking)
+
+
+def body_examples(operation: dict[str, Any]) -> list[tuple[str, Any]]:
+    """The examples the schema gives for an operation's request body, with their media type."""
+    found = []
+    for media_type, content in operation.get("requestBody", {}).get("content", {}).items():
+        schema = content.get("schema", {})
+        if "$ref" in schema:
+            schema = OPENAPI["components"]["schemas"][schema["$ref"].rsplit("/", 1)[-1]]
+        examples = [*schema.get("examples", []), *[e["value"] for e in content.get("examples", {}).values()]]
+        found += [(media_type, example) for example in [*examples, content.get("example")] if example]
+    return found
+
+
+OPENAPI = SCHEMA.raw_schema
+BODIES = [
+    (f"{method.upper()} {path}", media_type, example)
+    for path, item in OPENAPI["paths"].items()
+    for method, operation in item.items()
+    for media_type, example in body_examples(operation)
+]
+
+
+def test_every_request_body_comes_with_an_example() -> None:
+    with_body = {
+        f"{method.upper()} {path}"
+        for path, item in OPENAPI["paths"].items()
+        for method, operation in item.items()
+        if "requestBody" in operation
+    }
+    assert with_body == {label for label, _, _ in BODIES}
+
+
+@pytest.mark.parametrize(("label", "media_type", "example"), BODIES, ids=[b[0] for b in BODIES])
+async def test_the_api_takes_the_examples_it_gives(
+    client: httpx.AsyncClient, label: str, media_type: str, example: Any
+) -> None:
+    method, path = label.split(" ", 1)
+    memory = await client.post("/memories", json={"type": "general", "title": "t", "content": "a fact"})
+    path = path.format(conversation_id="ada", memory_id=memory.json()["memory"]["id"])
+    content = example.encode() if isinstance(example, str) else json.dumps(example).encode()
+    response = await client.request(method, path, content=content, headers={"Content-Type": media_type})
+    assert response.status_code < 300, response.text
