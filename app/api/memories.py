@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
-from datetime import datetime
 from typing import Annotated, Literal
 
 from fastapi import APIRouter, Query, Request, Response, status
@@ -27,6 +26,7 @@ from app.api.memory_schemas import (
     as_utc,
     check_project,
 )
+from app.api.scalars import JsonDateTime
 from app.api.schemas import error_responses
 from app.errors import InvalidInput
 from app.memory.cleanup import CleanupPolicy
@@ -114,8 +114,8 @@ async def list_memories(
     include_global: bool = False,
     source: Source | None = None,
     pinned: bool | None = None,
-    created_after: datetime | None = None,
-    created_before: datetime | None = None,
+    created_after: JsonDateTime | None = None,
+    created_before: JsonDateTime | None = None,
     include_superseded: bool = False,
     include_archived: bool = False,
     min_score: Annotated[float, Query(ge=0.0, le=1.0)] = 0.0,

@@ -14,7 +14,7 @@ from fastapi import APIRouter, Body, Header
 from fastapi.responses import JSONResponse
 from sse_starlette import EventSourceResponse, ServerSentEvent
 
-from app.api.deps import CONVERSATION_ID_SCHEMA, ServicesDep, check_conversation_id
+from app.api.deps import ServicesDep, check_conversation_id
 from app.api.events import COMPLETION_EVENT
 from app.api.openai_schemas import REQUEST_EXAMPLES, ChatCompletionRequest, openai_error_responses
 from app.context.client_turn import ClientTurn
@@ -165,11 +165,7 @@ async def chat_completions(
         str | None,
         Header(
             description="The conversation (empty: none given)",
-            json_schema_extra={
-                **CONVERSATION_ID_SCHEMA,
-                "pattern": "^[A-Za-z0-9._:-]{0,128}$",
-                "minLength": 0,
-            },
+            json_schema_extra={"pattern": "^[A-Za-z0-9._:-]{0,128}$", "maxLength": 128},
         ),
     ] = None,
 ) -> Any:

@@ -9,7 +9,7 @@ from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StrictBool, S
 
 from app.api.deps import ConversationIdStr
 from app.api.memory_schemas import NOT_BLANK, Project, ScoredOut
-from app.api.scalars import JsonInt
+from app.api.scalars import JsonDateTime, JsonInt
 from app.context.builder import PromptContext
 from app.memory.types import Memory, Summary, Turn, Usage
 
@@ -115,7 +115,7 @@ class MessageIn(Strict):
     role: Literal["user", "assistant", "system"]
     content: Text
     name: str | None = Field(None, max_length=200)
-    created_at: Annotated[datetime | None, AfterValidator(as_utc)] = None
+    created_at: Annotated[JsonDateTime | None, AfterValidator(as_utc)] = None
 
 
 class ImportRequest(Strict):

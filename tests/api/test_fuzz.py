@@ -4,8 +4,8 @@ For each operation, cases that fit the schema and cases that break it are sent t
 (fake model, real Chroma on disk); no answer may be a 5xx, use a status or a body the
 schema does not declare, or accept data the schema rules out; and at most half the cases
 that fit the schema may be refused as bad input (else the schema hides a rule the API
-enforces). Derandomized, so a run is the same every time; set MNEMO_FUZZ_EXAMPLES for a
-longer run (`MNEMO_FUZZ_EXAMPLES=500 pytest tests/api/test_fuzz.py`).
+enforces). Derandomized, so a run is the same every time; MNEMO_FUZZ_EXAMPLES (cases per
+operation and kind) and MNEMO_FUZZ_SEED (other cases) make a longer local run.
 """
 
 from __future__ import annotations
@@ -36,6 +36,7 @@ from app.services import Services
 from app.settings import Settings
 
 EXAMPLES = int(os.environ.get("MNEMO_FUZZ_EXAMPLES", "30"))
+SEED = os.environ.get("MNEMO_FUZZ_SEED")  # unset: derandomized, the same cases every run
 MOSTLY = 0.5  # share of fitting cases refused as bad input above which the schema hides a rule
 REFUSED = (400, 422)  # a 404 (a memory id no one stored) says nothing about the data's shape
 # A text body: a number "of the wrong type" reaches the app as text, so is not invalid there.
@@ -61,12 +62,14 @@ def run(operation: APIOperation, mode: GenerationMode, test: Callable[[Case], No
     """`test` on EXAMPLES generated cases of one operation, the same cases every run."""
     run_cases = hypothesis.settings(
         max_examples=EXAMPLES,
-        derandomize=True,
+        derandomize=SEED is None,
         deadline=None,
         database=None,
         suppress_health_check=list(HealthCheck),
         phases=[hypothesis.Phase.explicit, hypothesis.Phase.generate],  # no shrinking: report the first
     )(hypothesis.given(case=operation.as_strategy(mode))(test))
+    if SEED is not None:
+        run_cases = hypothesis.seed(int(SEED))(run_cases)
     run_cases()
 
 
