@@ -42,6 +42,14 @@ class LLMFailed(MnemoError):
     code = "llm_failed"
 
 
+class LLMRefused(LLMFailed):
+    """llama.cpp refused the request as invalid (400): its content, not the server, is the problem.
+
+    Still a 502 where Mnemo wrote the request; where the client's messages are relayed
+    (/v1) it becomes the client's 422.
+    """
+
+
 class LLMUnsupported(LLMFailed):
     """The server lacks an endpoint Mnemo can do without (another OpenAI-compatible server)."""
 

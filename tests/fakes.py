@@ -5,11 +5,11 @@ from __future__ import annotations
 import hashlib
 import math
 import re
-from collections.abc import AsyncIterator, Mapping, Sequence
+from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from app.errors import LLMFailed, LLMUnavailable
+from app.errors import LLMFailed, LLMRefused, LLMUnavailable
 from app.llm.client import ChatMessage, Delta, Finished, ServerInfo, StreamEvent
 from app.memory.types import Usage
 
@@ -40,6 +40,17 @@ def count_words(text: str) -> int:
     return len(text.split())
 
 
+def gemma_refusal(messages: Sequence[ChatMessage]) -> str | None:
+    """Why llama.cpp with Gemma 3's template would refuse these messages, if it would."""
+    if any(m.get("role") != "assistant" and m.get("content") is None for m in messages):
+        return "All non-assistant messages must contain 'content'"
+    turns = list(messages[1:] if messages and messages[0].get("role") == "system" else messages)
+    for n, message in enumerate(turns):
+        if (message.get("role") == "user") != (n % 2 == 0):
+            return "Conversation roles must alternate user/assistant/user/assistant/..."
+    return None
+
+
 @dataclass
 class Script:
     """What the fake model answers: chunks, then usage; optionally a failure after `fail_after`."""
@@ -49,6 +60,7 @@ class Script:
     fail_after: int | None = None
     unavailable: bool = False
     reject: bool = False
+    refuse: str | None = None  # llama.cpp's 400 for a request it finds invalid
 
 
 def chunk_of(delta: dict[str, Any], finish_reason: str | None = None) -> dict[str, Any]:
@@ -73,8 +85,11 @@ class FakeStream:
         script = self._llm.script
         if script.unavailable:
             raise LLMUnavailable("llama.cpp is not reachable: fake")
+        self._llm.check_template(self.messages, "/v1/chat/completions")
         if script.reject:
-            raise LLMFailed("llama.cpp rejected the request (400): fake")
+            raise LLMFailed("llama.cpp rejected the request (500): fake")
+        if script.refuse:
+            raise LLMRefused(f"llama.cpp rejected the request (400): {script.refuse}")
 
     async def events(self) -> AsyncIterator[StreamEvent]:
         script = self._llm.script
@@ -112,6 +127,15 @@ class FakeLLM:
         # Grammar-bound requests (memory extraction) answer from here, oldest first, then "no memories".
         self.json_replies: list[str | Exception] = []
         self.json_requests: list[tuple[list[ChatMessage], dict[str, Any]]] = []
+        # What the chat template refuses (None: everything goes, like Qwen's ChatML).
+        self.template: Callable[[Sequence[ChatMessage]], str | None] | None = None
+        self.refused: list[list[ChatMessage]] = []
+
+    def check_template(self, messages: Sequence[ChatMessage], path: str = "/apply-template") -> None:
+        reason = self.template(messages) if self.template else None
+        if reason is not None:
+            self.refused.append(list(messages))
+            raise LLMRefused(f"llama.cpp {path} failed (400): {reason}")
 
     async def count_text(self, text: str) -> int:
         self._check()
@@ -119,7 +143,8 @@ class FakeLLM:
 
     async def count_prompt(self, messages: Sequence[ChatMessage]) -> int:
         self._check()
-        return sum(count_words(str(m["content"])) + 4 for m in messages) + 1
+        self.check_template(messages)
+        return sum(count_words(str(m.get("content") or "")) + 4 for m in messages) + 1
 
     async def info(self) -> ServerInfo:
         self._check()

@@ -13,6 +13,7 @@ from fastapi import APIRouter
 from sse_starlette import EventSourceResponse, ServerSentEvent
 
 from app.api.deps import ServicesDep
+from app.api.events import CHAT_EVENT
 from app.api.memory_schemas import ScoredOut
 from app.api.schemas import ChatRequest, ChatResponse, ErrorResponse, MemoryOut, PromptOut, UsageOut
 from app.context.manager import LLMContextManager
@@ -99,7 +100,11 @@ async def _sse(turn: LLMContextManager, stack: AsyncExitStack) -> AsyncIterator[
     summary="Chat with memory",
     description=STREAM_DOC,
     responses={
-        200: {"content": {"text/event-stream": {}}},
+        200: {
+            "description": "The reply: JSON with `stream=false`, else events (`memory`, `token`..., "
+            "then `done` or `error`)",
+            "content": {"text/event-stream": {"schema": CHAT_EVENT}},
+        },
         422: {"model": ErrorResponse, "description": "Bad input, or a message too large for the context"},
         502: {"model": ErrorResponse, "description": "llama.cpp refused the request"},
         503: {"model": ErrorResponse, "description": "llama.cpp or Chroma is unavailable; nothing stored"},

@@ -6,11 +6,13 @@ import re
 from typing import Annotated
 
 from fastapi import Depends, Path, Request
-from pydantic import AfterValidator
+from pydantic import AfterValidator, Field
 
 from app.services import Services
 
 CONVERSATION_ID = re.compile(r"[A-Za-z0-9._:-]{1,128}")
+# The same rule as the OpenAPI schema states it (checked by check_conversation_id, for its message).
+CONVERSATION_ID_SCHEMA = {"pattern": "^[A-Za-z0-9._:-]{1,128}$", "minLength": 1, "maxLength": 128}
 
 
 def check_conversation_id(value: str) -> str:
@@ -25,9 +27,14 @@ def get_services(request: Request) -> Services:
 
 
 ServicesDep = Annotated[Services, Depends(get_services)]
-ConversationIdStr = Annotated[str, AfterValidator(check_conversation_id)]
+ConversationIdStr = Annotated[
+    str, Field(json_schema_extra=CONVERSATION_ID_SCHEMA), AfterValidator(check_conversation_id)
+]
 ConversationIdPath = Annotated[
     str,
-    Path(description="Conversation id: 1-128 characters from A-Z a-z 0-9 . _ : -"),
+    Path(
+        description="Conversation id: 1-128 characters from A-Z a-z 0-9 . _ : -",
+        json_schema_extra=CONVERSATION_ID_SCHEMA,
+    ),
     AfterValidator(check_conversation_id),
 ]

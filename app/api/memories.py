@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
-from datetime import datetime
 from typing import Annotated, Literal
 
 from fastapi import APIRouter, Query, Request, Response, status
@@ -11,6 +10,7 @@ from fastapi.responses import StreamingResponse
 
 from app.api.deps import ServicesDep
 from app.api.memory_schemas import (
+    PROJECT_SCHEMA,
     CleanupIn,
     CleanupOut,
     DeletedOut,
@@ -26,6 +26,7 @@ from app.api.memory_schemas import (
     as_utc,
     check_project,
 )
+from app.api.scalars import JsonDateTime
 from app.api.schemas import error_responses
 from app.errors import InvalidInput
 from app.memory.cleanup import CleanupPolicy
@@ -35,6 +36,26 @@ from app.memory.memories import Outcome
 router = APIRouter(prefix="/memories", tags=["memories"])
 ERRORS = error_responses(404, 422, 503)
 MAX_IMPORT_BYTES = 50_000_000
+IMPORT_EXAMPLE = (
+    '{"format": "mnemo-memories", "version": 1, "embedding_model": "all-MiniLM-L6-v2", "dimensions": 384}\n'
+    '{"id": "mem_1", "type": "user_preference", "title": "Theme", "content": "User prefers dark theme"}\n'
+)
+# The body as OpenAPI states it: JSON Lines, validated line by line (docs/memories.md).
+IMPORT_BODY = {
+    "required": True,
+    "description": (
+        "UTF-8 JSON Lines, at most 50 MB, not blank: an optional header line "
+        '(`{"format": "mnemo-memories", "version": 1, "embedding_model", "dimensions"}`) then one memory '
+        "a line (`id`, `type`, `title`, `content`, optional `tags`, `project`, `pinned`, times, links and "
+        "`embedding`), as `GET /memories/export` writes them. Bad lines are reported, not fatal."
+    ),
+    "content": {
+        "application/x-ndjson": {
+            "schema": {"type": "string", "minLength": 1, "maxLength": MAX_IMPORT_BYTES, "pattern": "\\S"},
+            "example": IMPORT_EXAMPLE,
+        }
+    },
+}
 
 
 @router.post(
@@ -48,7 +69,7 @@ MAX_IMPORT_BYTES = 50_000_000
         "a near one (cosine >= 0.75) or the one named by `supersedes` is closed and replaced "
         "(outcome `superseded`, the old one in `closed`)."
     ),
-    responses=ERRORS,
+    responses={200: {"model": StoredOut, "description": "Merged into a memory already stored"}, **ERRORS},
 )
 async def create_memory(body: MemoryCreate, services: ServicesDep, response: Response) -> StoredOut:
     memory = LongTermMemory(
@@ -89,12 +110,12 @@ async def list_memories(
     mode: Literal["hybrid", "semantic", "keyword"] = "hybrid",
     type: Annotated[list[MemoryType] | None, Query()] = None,
     tag: Annotated[list[str] | None, Query()] = None,
-    project: str | None = None,
+    project: Annotated[str | None, Query(json_schema_extra=PROJECT_SCHEMA)] = None,
     include_global: bool = False,
     source: Source | None = None,
     pinned: bool | None = None,
-    created_after: datetime | None = None,
-    created_before: datetime | None = None,
+    created_after: JsonDateTime | None = None,
+    created_before: JsonDateTime | None = None,
     include_superseded: bool = False,
     include_archived: bool = False,
     min_score: Annotated[float, Query(ge=0.0, le=1.0)] = 0.0,
@@ -185,6 +206,7 @@ async def export_memories(services: ServicesDep) -> StreamingResponse:
         "replaces them. Vectors are reused when the header names our embedding model, else re-embedded."
     ),
     responses=ERRORS,
+    openapi_extra={"requestBody": IMPORT_BODY},
 )
 async def import_memories(
     request: Request, services: ServicesDep, mode: Literal["skip", "overwrite"] = "skip"

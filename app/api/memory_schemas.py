@@ -6,8 +6,9 @@ import re
 from datetime import UTC, datetime
 from typing import Annotated, Any, Literal
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StrictBool
 
+from app.api.scalars import JsonInt
 from app.memory.longterm import LongTermMemory, MemoryType, Page, Scored, Source
 
 PROJECT = re.compile(r"[A-Za-z0-9._:-]{1,128}")
@@ -43,10 +44,23 @@ def as_utc(value: datetime | None) -> datetime | None:
     return value
 
 
-Title = Annotated[str, Field(min_length=1, max_length=500), AfterValidator(not_blank)]
-Content = Annotated[str, Field(min_length=1, max_length=100_000), AfterValidator(not_blank)]
-Tags = Annotated[list[Annotated[str, Field(max_length=64)]], Field(max_length=50), AfterValidator(clean_tags)]
-Project = Annotated[str | None, AfterValidator(check_project)]
+# The rules the validators enforce, stated in the OpenAPI schema too (the validators give the messages).
+NOT_BLANK = {"pattern": r"\S"}
+TAG = {"pattern": r"^[^|]*[^|\s][^|]*$"}
+PROJECT_SCHEMA = {"pattern": "^[A-Za-z0-9._:-]{1,128}$", "maxLength": 128}
+
+Title = Annotated[
+    str, Field(min_length=1, max_length=500, json_schema_extra=NOT_BLANK), AfterValidator(not_blank)
+]
+Content = Annotated[
+    str, Field(min_length=1, max_length=100_000, json_schema_extra=NOT_BLANK), AfterValidator(not_blank)
+]
+Tags = Annotated[
+    list[Annotated[str, Field(max_length=64, json_schema_extra=TAG)]],
+    Field(max_length=50),
+    AfterValidator(clean_tags),
+]
+Project = Annotated[str | None, Field(json_schema_extra=PROJECT_SCHEMA), AfterValidator(check_project)]
 
 
 class Strict(BaseModel):
@@ -54,23 +68,47 @@ class Strict(BaseModel):
 
 
 class MemoryCreate(Strict):
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {"type": "user_preference", "title": "Theme", "content": "User prefers dark theme"},
+                {
+                    "type": "project_knowledge",
+                    "title": "Database",
+                    "content": "The billing service stores invoices in PostgreSQL 16.",
+                    "tags": ["db"],
+                    "project": "billing",
+                    "pinned": True,
+                },
+            ]
+        }
+    )
     type: MemoryType
     title: Title
     content: Content
     tags: Tags = Field(default_factory=list)
     project: Project = Field(None, description="Scope: a project name, or null for global")
-    pinned: bool = Field(False, description="Always injected into conversations of its scope")
+    pinned: StrictBool = Field(False, description="Always injected into conversations of its scope")
     supersedes: str | None = Field(None, description="Id of the memory this one replaces")
 
 
 class MemoryPatch(Strict):
+    """The fields to change: at least one."""
+
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={
+            "minProperties": 1,
+            "examples": [{"content": "User prefers a light theme"}, {"pinned": True, "tags": ["ui"]}],
+        },
+    )
     type: MemoryType | None = None
     title: Title | None = None
     content: Content | None = None
     tags: Tags | None = None
     project: Project = None
-    pinned: bool | None = None
-    archived: bool | None = None
+    pinned: StrictBool | None = None
+    archived: StrictBool | None = None
 
     def changes(self) -> dict[str, Any]:
         """The fields the caller set (null project = make it global)."""
@@ -166,12 +204,20 @@ class ImportOut(BaseModel):
 
 
 class CleanupIn(Strict):
-    older_than_days: int | None = Field(None, ge=0)
-    unused_days: int | None = Field(None, ge=0)
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {"older_than_days": 90},
+                {"unused_days": 30, "action": "delete", "consolidate_duplicates": True, "dry_run": False},
+            ]
+        }
+    )
+    older_than_days: JsonInt | None = Field(None, ge=0)
+    unused_days: JsonInt | None = Field(None, ge=0)
     action: Literal["archive", "delete"] = "archive"
-    consolidate_duplicates: bool = False
-    max_memories: int | None = Field(None, ge=0)
-    dry_run: bool = True
+    consolidate_duplicates: StrictBool = False
+    max_memories: JsonInt | None = Field(None, ge=0)
+    dry_run: StrictBool = True
 
 
 class MergedOut(BaseModel):

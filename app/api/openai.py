@@ -8,14 +8,15 @@ import sys
 import time
 from collections.abc import AsyncIterator, Mapping
 from contextlib import AsyncExitStack
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any
 
-from fastapi import APIRouter, Header
+from fastapi import APIRouter, Body, Header
 from fastapi.responses import JSONResponse
-from pydantic import BaseModel, ConfigDict, Field
 from sse_starlette import EventSourceResponse, ServerSentEvent
 
 from app.api.deps import ServicesDep, check_conversation_id
+from app.api.events import COMPLETION_EVENT
+from app.api.openai_schemas import REQUEST_EXAMPLES, ChatCompletionRequest, openai_error_responses
 from app.context.client_turn import ClientTurn
 from app.errors import InvalidInput, MnemoError
 from app.llm.client import Delta, Finished
@@ -26,28 +27,6 @@ log = logging.getLogger("mnemo.openai")
 
 # Fields Mnemo sets itself; every other field the client sends goes to llama.cpp untouched.
 OWN_FIELDS = frozenset({"messages", "stream", "stream_options"})
-
-
-class ChatMessageIn(BaseModel):
-    """One message as OpenAI clients send it; fields beyond these are kept as sent."""
-
-    model_config = ConfigDict(extra="allow")
-    role: Literal["system", "developer", "user", "assistant", "tool", "function"]
-    content: str | list[dict[str, Any]] | None = None
-
-
-class ChatCompletionRequest(BaseModel):
-    """OpenAI's chat completion request; unknown fields pass through to llama.cpp."""
-
-    model_config = ConfigDict(extra="allow")
-    messages: list[ChatMessageIn] = Field(min_length=1, max_length=10_000)
-    model: str | None = None
-    stream: bool = False
-    stream_options: dict[str, Any] | None = None
-    max_tokens: int | None = Field(None, ge=1, le=1_000_000)
-    max_completion_tokens: int | None = Field(None, ge=1, le=1_000_000)
-    user: str | None = None
-    metadata: dict[str, Any] | None = None
 
 
 def conversation_of(header: str | None, body: ChatCompletionRequest, messages: list[dict[str, Any]]) -> str:
@@ -166,13 +145,29 @@ class Completion:
         "`stream_options` to llama.cpp untouched. The conversation is the `X-Conversation-Id` header, "
         "else `metadata.conversation_id` or `user`, else derived from the system prompt and the first "
         "user message; the response names it in `X-Conversation-Id` and counts the memories injected "
-        "in `X-Mnemo-Memories`. Only messages not stored yet are stored; see docs/openai.md."
+        "in `X-Mnemo-Memories`. Only messages not stored yet are stored; see docs/openai.md. "
+        "Any message sequence OpenAI accepts works: Mnemo reshapes it for a chat template that refuses "
+        "it (roles that do not alternate, a later system message, tool results)."
     ),
+    responses={
+        200: {
+            "description": "A `chat.completion`, or with `stream=true` `chat.completion.chunk` events "
+            "ending with `data: [DONE]`",
+            "content": {"application/json": {}, "text/event-stream": {"schema": COMPLETION_EVENT}},
+        },
+        **openai_error_responses(422, 502, 503),
+    },
 )
 async def chat_completions(
-    body: ChatCompletionRequest,
+    body: Annotated[ChatCompletionRequest, Body(openapi_examples=REQUEST_EXAMPLES)],
     services: ServicesDep,
-    x_conversation_id: Annotated[str | None, Header()] = None,
+    x_conversation_id: Annotated[
+        str | None,
+        Header(
+            description="The conversation (empty: none given)",
+            json_schema_extra={"pattern": "^[A-Za-z0-9._:-]{0,128}$", "maxLength": 128},
+        ),
+    ] = None,
 ) -> Any:
     messages = [m.model_dump(exclude_unset=True) for m in body.messages]
     conversation_id = conversation_of(x_conversation_id, body, messages)

@@ -5,10 +5,11 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Annotated, Any, Literal
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StrictBool, StrictFloat
 
 from app.api.deps import ConversationIdStr
-from app.api.memory_schemas import Project, ScoredOut
+from app.api.memory_schemas import NOT_BLANK, Project, ScoredOut
+from app.api.scalars import JsonDateTime, JsonInt
 from app.context.builder import PromptContext
 from app.memory.types import Memory, Summary, Turn, Usage
 
@@ -27,7 +28,9 @@ def as_utc(value: datetime | None) -> datetime | None:
     return value
 
 
-Text = Annotated[str, Field(max_length=MAX_MESSAGE_CHARS), AfterValidator(not_blank)]
+Text = Annotated[
+    str, Field(max_length=MAX_MESSAGE_CHARS, json_schema_extra=NOT_BLANK), AfterValidator(not_blank)
+]
 
 
 class Strict(BaseModel):
@@ -35,11 +38,19 @@ class Strict(BaseModel):
 
 
 class ChatRequest(Strict):
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {"conversation_id": "ada", "message": "Hi! I keep three beehives on my roof in Lyon."},
+                {"conversation_id": "ada", "message": "What should I plant for them?", "stream": False},
+            ]
+        }
+    )
     conversation_id: ConversationIdStr
     message: Text
-    stream: bool = True
-    max_tokens: int | None = Field(None, ge=1, le=32768, description="Room for the reply, in tokens")
-    temperature: float | None = Field(None, ge=0.0, le=2.0)
+    stream: StrictBool = True
+    max_tokens: JsonInt | None = Field(None, ge=1, le=32768, description="Room for the reply, in tokens")
+    temperature: StrictFloat | None = Field(None, ge=0.0, le=2.0)
     project: Project = Field(None, description="Scope of long-term memories: global ones and this project's")
 
 
@@ -104,10 +115,27 @@ class MessageIn(Strict):
     role: Literal["user", "assistant", "system"]
     content: Text
     name: str | None = Field(None, max_length=200)
-    created_at: Annotated[datetime | None, AfterValidator(as_utc)] = None
+    created_at: Annotated[JsonDateTime | None, AfterValidator(as_utc)] = None
 
 
 class ImportRequest(Strict):
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "messages": [
+                        {
+                            "role": "user",
+                            "content": "My sister Marie visits next week.",
+                            "name": "Ada",
+                            "created_at": "2025-05-01T09:30:00Z",
+                        },
+                        {"role": "assistant", "content": "Have a nice visit."},
+                    ]
+                }
+            ]
+        }
+    )
     messages: list[MessageIn] = Field(min_length=1, max_length=1000)
 
 
@@ -142,8 +170,9 @@ class MessagesPage(BaseModel):
 
 
 class ContextRequest(Strict):
+    model_config = ConfigDict(json_schema_extra={"examples": [{"query": "How many hives do I have?"}]})
     query: Text
-    max_tokens: int | None = Field(None, ge=1, le=1_000_000, description="Cap on the prompt's tokens")
+    max_tokens: JsonInt | None = Field(None, ge=1, le=1_000_000, description="Cap on the prompt's tokens")
     project: Project = Field(None, description="Scope of long-term memories: global ones and this project's")
 
 

@@ -287,8 +287,8 @@ def split_client(
     system = default_system
     if rest[0].get("role") in ("system", "developer"):
         system = text_of(rest.pop(0).get("content"))
-    if not rest:
-        raise InvalidInput("messages: a user message is required after the system message")
+    if not rest:  # system messages only: templates place a system prompt with the user's turn
+        return system, [], {"role": "user", "content": ""}
     return system, rest[:-1], rest[-1]
 
 

@@ -7,6 +7,8 @@ from typing import Any
 
 from app.context.builder import last_user_text
 from app.context.manager import LLMContextManager, TurnParts
+from app.errors import InvalidInput, LLMRefused
+from app.llm.portable import portable
 from app.memory.history import NewMessage
 from app.memory.sync import Sync, conversation_messages, plan_sync
 from app.memory.types import Turn
@@ -45,9 +47,27 @@ class ClientTurn(LLMContextManager):
         stop = await self._history.next_index(self.conversation_id)
         stored = await self._history.read(self.conversation_id, 0, stop)
         self.sync = plan_sync(stored, conversation_messages(self.messages))
-        self.context = await self._builder.build_for_client(
-            self.conversation_id, self.messages, budget, self._tools
-        )
+        try:
+            self.context = await self._builder.build_for_client(
+                self.conversation_id, self.messages, budget, self._tools
+            )
+        except LLMRefused:
+            # The served template refuses this sequence (Gemma's wants alternating roles):
+            # send it in the form every template takes. What is stored stays as sent.
+            reshaped = portable(self.messages)
+            try:
+                self.context = await self._builder.build_for_client(
+                    self.conversation_id, reshaped, budget, self._tools
+                )
+            except LLMRefused as exc:
+                raise refused(exc) from exc
+
+    async def open(self) -> None:
+        """Start the completion; messages or fields llama.cpp refuses are the client's 422."""
+        try:
+            await super().open()
+        except LLMRefused as exc:
+            raise refused(exc) from exc
 
     async def _store(self, incomplete: bool) -> list[Turn]:
         if self.stored or self.sync is None:
@@ -58,3 +78,8 @@ class ClientTurn(LLMContextManager):
             messages.append(NewMessage(role="assistant", content=self.reply, incomplete=incomplete))
         self.stored = await self._history.append(self.conversation_id, messages)
         return self.stored
+
+
+def refused(exc: LLMRefused) -> InvalidInput:
+    """llama.cpp's refusal of what the client sent, as bad input."""
+    return InvalidInput(f"The model server cannot take this request: {exc.message}")

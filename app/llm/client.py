@@ -10,7 +10,7 @@ from typing import Any, Protocol
 import httpx
 from httpx_sse import aconnect_sse
 
-from app.errors import LLMFailed, LLMUnavailable, LLMUnsupported
+from app.errors import LLMFailed, LLMRefused, LLMUnavailable, LLMUnsupported
 from app.memory.types import Usage
 
 ChatMessage = Mapping[str, Any]
@@ -117,7 +117,8 @@ class LlamaStream:
             await self.aclose()
             if response.status_code == 503:
                 raise LLMUnavailable(f"llama.cpp is not ready: {message}")
-            raise LLMFailed(f"llama.cpp rejected the request ({response.status_code}): {message}")
+            failure = LLMRefused if response.status_code == 400 else LLMFailed
+            raise failure(f"llama.cpp rejected the request ({response.status_code}): {message}")
 
     async def events(self) -> AsyncIterator[StreamEvent]:
         if self._source is None:
@@ -168,7 +169,8 @@ class LlamaClient:
         if response.status_code in (404, 405, 501):
             raise LLMUnsupported(f"the model server has no {path} endpoint")
         if response.status_code >= 400:
-            raise LLMFailed(f"llama.cpp {path} failed ({response.status_code}): {_error_text(response)}")
+            failure = LLMRefused if response.status_code == 400 else LLMFailed
+            raise failure(f"llama.cpp {path} failed ({response.status_code}): {_error_text(response)}")
         return response.json()
 
     async def info(self) -> ServerInfo:

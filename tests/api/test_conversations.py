@@ -135,3 +135,10 @@ async def test_openapi_documents_every_route(client: httpx.AsyncClient) -> None:
         "/ready",
     ]:
         assert path in paths
+
+
+async def test_an_import_time_must_be_a_date_time_string(client: httpx.AsyncClient) -> None:
+    message = {"role": "user", "content": "hi", "created_at": 1700000000}  # not read as a Unix time
+    response = await client.post("/conversations/c1/messages", json={"messages": [message]})
+    assert response.status_code == 422
+    assert "created_at: must be an ISO 8601 date-time string" in response.json()["error"]["message"]

@@ -356,3 +356,8 @@ async def test_openai_clients_get_long_term_memories_too(
     await services.long_term.drain()  # the used memory is counted after the turn
     [memory] = (await client.get("/memories")).json()["memories"]
     assert memory["use_count"] == 1
+
+
+async def test_a_time_filter_is_a_date_time_not_a_number(client: httpx.AsyncClient) -> None:
+    for value, status in [("0.0", 422), ("1700000000", 422), ("2025-01-01T00:00:00Z", 200)]:
+        assert (await client.get("/memories", params={"created_after": value})).status_code == status
