@@ -12,11 +12,11 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException
 
-from app.api import chat, conversations, health, memories, openai
+from app.api.routes import chat, conversations, health, memories, openai
 from app.errors import MnemoError
 from app.mcp.server import build_mcp_server, mcp_session, mount_mcp
-from app.services import Services, open_services
 from app.settings import Settings
+from app.wiring import Services, open_services
 
 log = logging.getLogger("mnemo")
 

@@ -37,14 +37,14 @@ import httpx
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from app.context.prompt import build_messages  # noqa: E402
-from app.llm.client import LlamaClient  # noqa: E402
+from app.conversations.models import Recalled, Turn  # noqa: E402
+from app.conversations.summarizer import SummaryScheduler  # noqa: E402
+from app.llm.llama import LlamaClient  # noqa: E402
 from app.llm.models import DEFAULT, resolve  # noqa: E402
 from app.main import create_app  # noqa: E402
-from app.memory.summarizer import SummaryScheduler  # noqa: E402
-from app.memory.types import Memory, Turn  # noqa: E402
-from app.services import open_services  # noqa: E402
+from app.prompt.layout import build_messages  # noqa: E402
 from app.settings import Settings  # noqa: E402
+from app.wiring import open_services  # noqa: E402
 from bench.locomo import CATEGORIES, NoSummaries, conversations, import_all, questions  # noqa: E402
 from tests.e2e.conftest import start_llama  # noqa: E402
 
@@ -177,7 +177,7 @@ async def evaluate(settings: Settings, count: int, budget: int) -> dict[str, Any
                         messages = await window.messages(cid, history[cid], question)
                     else:
                         evidence = [
-                            Memory(as_turn(cid, stored[(cid, d)]), 1.0)
+                            Recalled(as_turn(cid, stored[(cid, d)]), 1.0)
                             for d in q["evidence"]
                             if (cid, d) in stored
                         ]

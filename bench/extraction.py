@@ -21,13 +21,13 @@ import chromadb
 import httpx
 from chromadb.config import Settings as ChromaSettings
 
-from app.llm.client import LlamaClient
+from app.llm.llama import LlamaClient
 from app.llm.models import DEFAULT, resolve
 from app.llm.server import LlamaServer, config_for
-from app.memory.embedder import SentenceTransformerEmbedder, default_model_path
-from app.memory.extractor import ExtractionFailed, Extractor
-from app.memory.memories import Memories
-from app.memory.memory_store import MemoryKeywordIndex, MemoryStore
+from app.longterm.book import Memories
+from app.longterm.extractor import ExtractionFailed, Extractor
+from app.longterm.store import MemoryKeywordIndex, MemoryStore
+from app.storage.embedder import SentenceTransformerEmbedder, default_model_path
 
 ROOT = Path(__file__).resolve().parents[1]
 QUIET = ChromaSettings(anonymized_telemetry=False)

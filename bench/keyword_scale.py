@@ -24,8 +24,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from app.memory.keyword import KeywordIndex, match_expression, query_terms  # noqa: E402
-from app.memory.types import Turn  # noqa: E402
+from app.conversations.keywords import KeywordIndex, match_expression, query_terms  # noqa: E402
+from app.conversations.models import Turn  # noqa: E402
 
 WORDS = [
     "pottery",

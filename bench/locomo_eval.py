@@ -35,11 +35,11 @@ import httpx
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from app.conversations.summarizer import SummaryScheduler  # noqa: E402
 from app.llm.models import DEFAULT, resolve  # noqa: E402
 from app.main import create_app  # noqa: E402
-from app.memory.summarizer import SummaryScheduler  # noqa: E402
-from app.services import open_services  # noqa: E402
 from app.settings import Settings  # noqa: E402
+from app.wiring import open_services  # noqa: E402
 from bench.locomo import CATEGORIES, NoSummaries, conversations, import_all, questions  # noqa: E402
 from tests.e2e.conftest import start_llama  # noqa: E402
 

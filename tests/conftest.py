@@ -11,12 +11,12 @@ import pytest
 from asgi_lifespan import LifespanManager
 from chromadb.config import Settings as ChromaSettings
 
+from app.conversations.keywords import KeywordIndex
+from app.conversations.store import ChromaStore
+from app.longterm.store import MemoryKeywordIndex, MemoryStore
 from app.main import create_app
-from app.memory.keyword import KeywordIndex
-from app.memory.memory_store import MemoryKeywordIndex, MemoryStore
-from app.memory.store import ChromaStore
-from app.services import Services
 from app.settings import Settings
+from app.wiring import Services
 from tests.fakes import FakeLLM, HashEmbedder
 
 

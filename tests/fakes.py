@@ -10,8 +10,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from app.errors import LLMFailed, LLMRefused, LLMUnavailable
-from app.llm.client import ChatMessage, Delta, Finished, ServerInfo, StreamEvent
-from app.memory.types import Usage
+from app.llm.llama import ChatMessage, Delta, Finished, ServerInfo, StreamEvent
+from app.llm.usage import Usage
 
 WORD = re.compile(r"[a-z0-9]+")
 

@@ -8,7 +8,7 @@ from typing import Annotated
 from fastapi import Depends, Path, Request
 from pydantic import AfterValidator, Field
 
-from app.services import Services
+from app.wiring import Services
 
 CONVERSATION_ID = re.compile(r"[A-Za-z0-9._:-]{1,128}")
 # The same rule as the OpenAPI schema states it (checked by check_conversation_id, for its message).

@@ -10,12 +10,12 @@ from typing import Any
 
 from pydantic import BaseModel, Field
 
-from app.api.memory_schemas import ScoredOut
-from app.api.schemas import ErrorResponse, MemoryOut, PromptOut, UsageOut
+from app.api.schemas.conversations import ErrorResponse, PromptOut, RecalledOut, UsageOut
+from app.api.schemas.memories import ScoredOut
 
 
 class MemoryEvent(BaseModel):
-    memories: list[MemoryOut] = Field(description="Earlier turns recalled into the prompt")
+    memories: list[RecalledOut] = Field(description="Earlier turns recalled into the prompt")
     long_term_memories: list[ScoredOut] = Field(description="Long-term memories in the prompt")
 
 

@@ -25,7 +25,7 @@ import json
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from app.memory.sync import text_of
+from app.turns.openai_sync import text_of
 
 Message = dict[str, Any]
 

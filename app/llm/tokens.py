@@ -10,7 +10,7 @@ from typing import Any
 from cachetools import LRUCache
 
 from app.errors import LLMUnsupported
-from app.llm.client import LLM
+from app.llm.llama import LLM
 
 ESTIMATE_MESSAGE_OVERHEAD = 8
 CONCURRENCY = 16  # /tokenize requests in flight at once

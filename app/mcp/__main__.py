@@ -12,8 +12,8 @@ import sys
 import anyio
 
 from app.mcp.server import build_mcp_server
-from app.services import open_services
 from app.settings import Settings
+from app.wiring import open_services
 
 
 async def serve(settings: Settings) -> None:

@@ -11,10 +11,10 @@ from mcp.server.mcpserver import MCPServer
 from mcp.server.mcpserver.exceptions import ToolError
 from pydantic import Field
 
-from app.api.memory_schemas import PROJECT, MemoryOut, ScoredOut
+from app.api.schemas.memories import PROJECT, MemoryOut, ScoredOut
 from app.errors import MnemoError
-from app.memory.longterm import LongTermMemory, MemoryQuery, MemoryType, Source
-from app.memory.memories import Memories
+from app.longterm.book import Memories
+from app.longterm.models import LongTermMemory, MemoryQuery, MemoryType, Source
 
 INSTRUCTIONS = (
     "Mnemo's long-term memory. Store facts worth keeping across conversations (memory-store), find them "

@@ -32,8 +32,8 @@ from schemathesis.specs.openapi.checks import (
 )
 
 from app.main import create_app
-from app.services import Services
 from app.settings import Settings
+from app.wiring import Services
 
 EXAMPLES = int(os.environ.get("MNEMO_FUZZ_EXAMPLES", "30"))
 SEED = os.environ.get("MNEMO_FUZZ_SEED")  # unset: derandomized, the same cases every run

@@ -12,7 +12,7 @@ from typing import Any
 import httpx
 import openai
 
-from app.memory.sync import derive_conversation_id
+from app.turns.openai_sync import derive_conversation_id
 from tests.e2e.conftest import MnemoProcess
 
 FACT = "My sister Zephyrine lives in Reykjavik and keeps three goats named Ash, Birch and Cedar."

@@ -1,1 +1,0 @@
-"""Per-turn context: the prompt layout, the token budget and the LLMContextManager."""

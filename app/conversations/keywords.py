@@ -1,0 +1,166 @@
+"""BM25 keyword search over turns with SQLite FTS5 (Chroma's local mode has no sparse index)."""
+
+from __future__ import annotations
+
+import hashlib
+import re
+import sqlite3
+import threading
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import TypeVar
+
+import anyio.to_thread
+
+from app.conversations.models import Turn
+from app.errors import StoreUnavailable
+
+T = TypeVar("T")
+WORD = re.compile(r"\w+", re.UNICODE)
+# Words too common to say anything about a turn; BM25 would weigh them down anyway,
+# but leaving them out keeps an OR query from matching every turn.
+STOPWORDS = frozenset(
+    """a about above after again against all am an and any are as at be because been before being below
+    between both but by can could did do does doing down during each few for from further had has have
+    having he her here hers herself him himself his how i if in into is it its itself just me more most my
+    myself no nor not now of off on once only or other our ours ourselves out over own same she should so
+    some such than that the their theirs them themselves then there these they this those through to too
+    under until up very was we were what when where which while who whom why will with would you your
+    yours yourself yourselves""".split()  # noqa: SIM905 (a word list reads best as words)
+)
+
+
+def query_terms(text: str) -> list[str]:
+    """The distinct content words of a query, in order."""
+    seen: dict[str, None] = {}
+    for word in WORD.findall(text.lower()):
+        if word not in STOPWORDS and word not in seen:
+            seen[word] = None
+    return list(seen)
+
+
+def match_expression(terms: Sequence[str]) -> str:
+    """An FTS5 query matching any term; quoting keeps user text from being read as FTS syntax."""
+    return " OR ".join('"' + term.replace('"', '""') + '"' for term in terms)
+
+
+def scope_token(conversation_id: str) -> str:
+    """One FTS token standing for a conversation, whatever characters its id has."""
+    return "c" + hashlib.blake2b(conversation_id.encode(), digest_size=12).hexdigest()
+
+
+class KeywordIndex:
+    """Turn texts in an FTS5 table, searched with BM25; one SQLite file beside Chroma's folder.
+
+    `turn_rows` maps (conversation, turn) to the row id of the turn's text, so writes and
+    deletes are keyed lookups. Each text carries its conversation as an FTS token
+    (`scope`, weighted 0 in BM25), so a search intersects with that conversation's
+    postings instead of ranking the matches of every conversation and filtering after.
+    """
+
+    def __init__(self, path: Path | str) -> None:
+        if isinstance(path, Path):
+            path.parent.mkdir(parents=True, exist_ok=True)
+        self._db = sqlite3.connect(str(path), check_same_thread=False, isolation_level=None)
+        self._lock = threading.Lock()
+        with self._lock:
+            self._db.execute("PRAGMA journal_mode=WAL")
+            # The first layout (conversation as an unindexed FTS column) scanned the whole
+            # table per write; drop it: History rebuilds each conversation's entries from
+            # Chroma when their count disagrees.
+            self._db.execute("DROP TABLE IF EXISTS turns")
+            self._db.execute(
+                "CREATE TABLE IF NOT EXISTS turn_rows (conversation_id TEXT NOT NULL, "
+                "turn_index INTEGER NOT NULL, PRIMARY KEY (conversation_id, turn_index))"
+            )
+            self._db.execute(
+                "CREATE VIRTUAL TABLE IF NOT EXISTS turn_text USING fts5("
+                "content, scope, tokenize='porter unicode61')"
+            )
+
+    async def _run(self, fn: Callable[[], T]) -> T:
+        def locked() -> T:
+            with self._lock:
+                return fn()
+
+        try:
+            return await anyio.to_thread.run_sync(locked)
+        except sqlite3.Error as exc:
+            raise StoreUnavailable(f"the keyword index failed: {exc}") from exc
+
+    def _transaction(self, work: Callable[[], T]) -> T:
+        self._db.execute("BEGIN")
+        try:
+            result = work()
+            self._db.execute("COMMIT")
+        except BaseException:
+            self._db.execute("ROLLBACK")
+            raise
+        return result
+
+    def _row(self, conversation_id: str, turn_index: int) -> int | None:
+        found = self._db.execute(
+            "SELECT rowid FROM turn_rows WHERE conversation_id = ? AND turn_index = ?",
+            (conversation_id, turn_index),
+        ).fetchone()
+        return None if found is None else int(found[0])
+
+    async def add(self, turns: Sequence[Turn], texts: Sequence[str]) -> None:
+        """Index turns (replacing any earlier text of the same turn)."""
+        rows = [(t.conversation_id, t.turn_index, text) for t, text in zip(turns, texts, strict=True)]
+
+        def add() -> None:
+            for cid, index, text in rows:
+                row = self._row(cid, index)
+                if row is None:
+                    cursor = self._db.execute("INSERT INTO turn_rows VALUES (?, ?)", (cid, index))
+                    row = int(cursor.lastrowid or 0)
+                else:
+                    self._db.execute("DELETE FROM turn_text WHERE rowid = ?", (row,))
+                self._db.execute(
+                    "INSERT INTO turn_text (rowid, content, scope) VALUES (?, ?, ?)",
+                    (row, text, scope_token(cid)),
+                )
+
+        await self._run(lambda: self._transaction(add))
+
+    async def remove(self, conversation_id: str, indices: Sequence[int]) -> None:
+        def remove() -> None:
+            for index in indices:
+                row = self._row(conversation_id, index)
+                if row is not None:
+                    self._db.execute("DELETE FROM turn_text WHERE rowid = ?", (row,))
+                    self._db.execute("DELETE FROM turn_rows WHERE rowid = ?", (row,))
+
+        await self._run(lambda: self._transaction(remove))
+
+    async def search(self, conversation_id: str, query: str, k: int, before: int) -> list[tuple[int, float]]:
+        """(turn_index, BM25 score, higher is better) of the k best turns with turn_index < before."""
+        terms = query_terms(query)
+        if not terms or k <= 0 or before <= 0:
+            return []
+        sql = (
+            "SELECT r.turn_index, -bm25(turn_text, 1.0, 0.0) FROM turn_text "
+            "JOIN turn_rows AS r ON r.rowid = turn_text.rowid "
+            "WHERE turn_text MATCH ? AND r.turn_index < ? ORDER BY bm25(turn_text, 1.0, 0.0) LIMIT ?"
+        )
+        match = f"scope : {scope_token(conversation_id)} AND content : ({match_expression(terms)})"
+        rows = await self._run(lambda: self._db.execute(sql, (match, before, k)).fetchall())
+        return [(int(index), float(score)) for index, score in rows]
+
+    async def count(self, conversation_id: str) -> int:
+        sql = "SELECT count(*) FROM turn_rows WHERE conversation_id = ?"
+        return int((await self._run(lambda: self._db.execute(sql, (conversation_id,)).fetchone()))[0])
+
+    async def delete_conversation(self, conversation_id: str) -> int:
+        def delete() -> int:
+            rows = "SELECT rowid FROM turn_rows WHERE conversation_id = ?"
+            self._db.execute(f"DELETE FROM turn_text WHERE rowid IN ({rows})", (conversation_id,))
+            sql = "DELETE FROM turn_rows WHERE conversation_id = ?"
+            return int(self._db.execute(sql, (conversation_id,)).rowcount)
+
+        return await self._run(lambda: self._transaction(delete))
+
+    def close(self) -> None:
+        with self._lock:
+            self._db.close()

@@ -1,0 +1,231 @@
+"""Hierarchical summaries, written off the hot path.
+
+Every N user turns the turns that left the recent window are folded into a level-0
+summary; when `fanout` summaries of one level pile up they are folded into one of the
+next level. Raw turns are never deleted: they stay stored and searchable.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import Awaitable, Callable, Mapping, Sequence
+from typing import Any, Protocol
+
+import anyio
+
+from app.conversations import hierarchy
+from app.conversations.history import History
+from app.conversations.models import Summary, Turn
+from app.errors import MnemoError
+from app.jobs import JobLog, JobRecord
+from app.storage.embedder import Embedder
+
+log = logging.getLogger("mnemo.summarizer")
+
+INSTRUCTIONS = (
+    "You summarise part of a conversation between a user and an assistant for later reference. "
+    "Keep every name, number, date, preference and decision. Write plain sentences, at most 120 words."
+)
+
+
+class Completer(Protocol):
+    async def complete(self, messages: Sequence[Mapping[str, Any]], params: Mapping[str, Any]) -> str: ...
+
+
+class Counter(Protocol):
+    async def text(self, text: str) -> int: ...
+
+
+def transcript(turns: Sequence[Turn]) -> str:
+    return "\n".join(f"[{t.created_at:%Y-%m-%d}] {t.name or t.role}: {t.content}" for t in turns)
+
+
+def turns_request(turns: Sequence[Turn]) -> list[dict[str, str]]:
+    return [
+        {"role": "system", "content": INSTRUCTIONS},
+        {"role": "user", "content": f"Conversation:\n{transcript(turns)}\n\nSummary:"},
+    ]
+
+
+def summaries_request(parts: Sequence[Summary]) -> list[dict[str, str]]:
+    text = "\n\n".join(
+        f"Turns {s.turn_from}-{s.turn_to} ({s.covers_from:%Y-%m-%d} to {s.covers_to:%Y-%m-%d}):\n{s.content}"
+        for s in parts
+    )
+    return [
+        {"role": "system", "content": INSTRUCTIONS},
+        {
+            "role": "user",
+            "content": f"Summaries of consecutive parts:\n{text}\n\nOne summary of all of them:",
+        },
+    ]
+
+
+class Summarizer:
+    """Decides what is due and writes one summary at a time; never deletes a turn."""
+
+    def __init__(
+        self,
+        history: History,
+        embedder: Embedder,
+        llm: Completer,
+        counter: Counter,
+        every: int,
+        keep: int,
+        max_tokens: int,
+        fanout: int = 4,
+        input_tokens: int = 1200,
+        timeout: float = 120.0,
+    ) -> None:
+        self._history = history
+        self._embedder = embedder
+        self._llm = llm
+        self._counter = counter
+        self._every = every
+        self._keep = keep
+        self._max_tokens = max_tokens
+        self._fanout = max(fanout, 2)
+        self._input_tokens = input_tokens
+        self._timeout = timeout
+
+    async def fold(self, conversation_id: str) -> Summary | None:
+        """Write the next summary that is due (a full pile first, then new turns), or None."""
+        summaries = await self._history.active_summaries(conversation_id)
+        parts = hierarchy.pile(summaries, self._fanout)
+        if parts:
+            return await self._fold_summaries(conversation_id, parts)
+        start = hierarchy.covered_through(summaries) + 1
+        stop = await self._history.next_index(conversation_id) - self._keep
+        if stop - start < 2 * self._every:
+            return None
+        turns = await self._take(await self._history.read(conversation_id, start, stop))
+        if not turns:
+            return None
+        text = await self._write(turns_request(turns))
+        summary = Summary(
+            conversation_id=conversation_id,
+            level=0,
+            turn_from=turns[0].turn_index,
+            turn_to=turns[-1].turn_index,
+            content=text,
+            covers_from=turns[0].created_at,
+            covers_to=turns[-1].created_at,
+        )
+        return await self._save(summary)
+
+    async def _fold_summaries(self, conversation_id: str, parts: list[Summary]) -> Summary | None:
+        text = await self._write(summaries_request(parts))
+        summary = Summary(
+            conversation_id=conversation_id,
+            level=parts[0].level + 1,
+            turn_from=parts[0].turn_from,
+            turn_to=parts[-1].turn_to,
+            content=text,
+            covers_from=parts[0].covers_from,
+            covers_to=parts[-1].covers_to,
+        )
+        return await self._save(summary)
+
+    async def _write(self, messages: list[dict[str, str]]) -> str:
+        params = {"max_tokens": self._max_tokens, "temperature": 0.2}
+        with anyio.fail_after(self._timeout):
+            text = (await self._llm.complete(messages, params)).strip()
+        if not text:
+            raise MnemoError("the model returned an empty summary")
+        return text
+
+    async def _save(self, summary: Summary) -> Summary | None:
+        [vector] = await self._embedder.embed([summary.content])
+        async with self._history.locked(summary.conversation_id):
+            # The conversation may have been deleted while the model was writing.
+            if await self._history.next_index(summary.conversation_id) <= summary.turn_to:
+                return None
+            await self._history.add_summary(summary, vector)
+        return summary
+
+    async def _take(self, turns: Sequence[Turn]) -> list[Turn]:
+        """The oldest turns that fit the summariser's input budget (at least one)."""
+        taken: list[Turn] = []
+        used = 0
+        for turn in turns:
+            cost = await self._counter.text(turn.content) + 12
+            if taken and used + cost > self._input_tokens:
+                break
+            taken.append(turn)
+            used += cost
+        return taken
+
+
+class SummaryScheduler:
+    """Runs folds in background tasks, one at a time per conversation.
+
+    `after` runs when a conversation's background work is done (the service
+    trims the heap there, off the hot path).
+    """
+
+    def __init__(self, summarizer: Summarizer, after: Callable[[], Awaitable[None]] | None = None) -> None:
+        self._summarizer = summarizer
+        self._after = after
+        self._running: dict[str, asyncio.Task[None]] = {}
+        self._again: set[str] = set()
+        self.failures = 0
+        self.written = 0
+        self.jobs = JobLog()
+
+    @property
+    def busy(self) -> int:
+        """Conversations whose summaries are being written now."""
+        return len(self._running)
+
+    def schedule(self, conversation_id: str) -> None:
+        if conversation_id in self._running:
+            self._again.add(conversation_id)
+            return
+        task = asyncio.create_task(self._run(conversation_id), name=f"summary:{conversation_id}")
+        self._running[conversation_id] = task
+
+    async def _run(self, conversation_id: str) -> None:
+        try:
+            while True:
+                self._again.discard(conversation_id)
+                while await self._fold(conversation_id):  # a backlog folds in several steps
+                    pass
+                if conversation_id not in self._again:
+                    break
+        finally:
+            self._running.pop(conversation_id, None)
+        if self._after is not None:
+            await self._after()
+
+    async def _fold(self, conversation_id: str) -> bool:
+        """One fold, recorded; False when nothing more is due or it failed (the next turn retries)."""
+        started = time.monotonic()
+        try:
+            summary = await self._summarizer.fold(conversation_id)
+        except Exception as exc:  # the raw turns stay; the next turn retries
+            self.failures += 1
+            reason = "timeout" if isinstance(exc, TimeoutError) else type(exc).__name__
+            detail = getattr(exc, "message", None) or repr(exc)
+            self._record(conversation_id, started, f"{detail}; will retry", reason)
+            return False
+        if summary is None:
+            return False
+        self.written += 1
+        self._record(conversation_id, started, f"wrote {summary.id} ({len(summary.content)} characters)")
+        return True
+
+    def _record(self, conversation_id: str, started: float, detail: str, reason: str | None = None) -> None:
+        seconds = time.monotonic() - started
+        self.jobs.record(JobRecord("summary", conversation_id, reason is None, detail, seconds, reason))
+
+    async def drain(self) -> None:
+        """Wait until no summary is being written."""
+        while self._running:
+            await asyncio.gather(*list(self._running.values()), return_exceptions=True)
+
+    async def aclose(self) -> None:
+        for task in list(self._running.values()):
+            task.cancel()
+        await asyncio.gather(*list(self._running.values()), return_exceptions=True)

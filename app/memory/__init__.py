@@ -1,1 +1,0 @@
-"""Conversation memory: embedding, storage in Chroma, retrieval and summaries."""

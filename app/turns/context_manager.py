@@ -1,0 +1,158 @@
+"""LLMContextManager: one chat turn, from prompt to stored reply."""
+
+from __future__ import annotations
+
+import logging
+import zlib
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from types import TracebackType
+from typing import Any
+
+import anyio
+
+from app.conversations.history import History, NewMessage
+from app.conversations.models import Turn
+from app.conversations.summarizer import SummaryScheduler
+from app.llm.llama import LLM, Delta, Finished, Stream, StreamEvent
+from app.llm.usage import Usage
+from app.longterm.extractor import LongTermScheduler
+from app.prompt.builder import ContextBuilder, PromptContext
+
+log = logging.getLogger("mnemo.context")
+
+
+@dataclass(frozen=True)
+class TurnParts:
+    """What every turn works with, built once by the service."""
+
+    builder: ContextBuilder
+    history: History
+    llm: LLM
+    scheduler: SummaryScheduler
+    long_term: LongTermScheduler | None = None
+
+
+class LLMContextManager:
+    """`async with` one turn of a conversation.
+
+    __aenter__ takes the conversation's lock and builds the prompt (window, summary,
+    recalled memories, fitted to the budget); `open()` starts the model; `events()`
+    relays the reply; `commit()` stores both turns. __aexit__ stores whatever was
+    accepted if the turn did not complete (the user turn, and a partial reply marked
+    incomplete), releases the lock and schedules a summary off the hot path.
+    """
+
+    def __init__(
+        self,
+        parts: TurnParts,
+        *,
+        conversation_id: str,
+        message: str,
+        reply_tokens: int,
+        params: dict[str, Any] | None = None,
+        project: str | None = None,
+    ) -> None:
+        self._builder = parts.builder
+        self._history = parts.history
+        self._llm = parts.llm
+        self._scheduler = parts.scheduler
+        self._long_term = parts.long_term
+        self.conversation_id = conversation_id
+        self.message = message
+        self._reply_tokens = reply_tokens
+        self._params = dict(params or {})
+        self.project = project
+        self._lock = parts.history.lock(conversation_id)
+        self._stream: Stream | None = None
+        self._reply: list[str] = []
+        self._accepted = False
+        self._finished = False
+        self.context: PromptContext | None = None
+        self.usage = Usage()
+        self.finish_reason: str | None = None
+        self.stored: list[Turn] = []
+
+    @property
+    def reply(self) -> str:
+        return "".join(self._reply)
+
+    async def __aenter__(self) -> LLMContextManager:
+        await self._lock.acquire()
+        try:
+            budget = await self._builder.prompt_budget(self._reply_tokens)
+            await self._prepare(budget)
+        except BaseException:
+            self._lock.release()
+            raise
+        return self
+
+    async def _prepare(self, budget: int) -> None:
+        """Build the prompt (with the conversation locked)."""
+        self.context = await self._builder.build(self.conversation_id, self.message, budget, self.project)
+
+    async def _slot(self) -> int:
+        """Keep a conversation on one llama.cpp slot so its cached prefix is there next turn."""
+        slots = (await self._llm.info()).total_slots
+        return zlib.crc32(self.conversation_id.encode()) % max(slots, 1)
+
+    async def open(self) -> None:
+        """Start the completion; fails here (nothing stored) if llama.cpp is down or refuses."""
+        assert self.context is not None, "use inside `async with`"
+        params = {"max_tokens": self._reply_tokens, **self._params, "id_slot": await self._slot()}
+        self._stream = self._llm.stream_chat(self.context.messages, params)
+        await self._stream.open()
+        self._accepted = True
+
+    async def events(self) -> AsyncIterator[StreamEvent]:
+        """The reply as llama.cpp produces it, ending with a Finished event."""
+        if self._stream is None:
+            await self.open()
+        assert self._stream is not None
+        async for event in self._stream.events():
+            if isinstance(event, Delta):
+                self._reply.append(event.text)
+            elif isinstance(event, Finished):
+                self.usage = event.usage
+                self.finish_reason = event.finish_reason
+                self._finished = True
+            yield event
+
+    async def commit(self) -> list[Turn]:
+        """Store the user turn and the complete reply."""
+        return await self._store(incomplete=False)
+
+    async def _store(self, incomplete: bool) -> list[Turn]:
+        if self.stored:
+            return self.stored
+        messages = [NewMessage(role="user", content=self.message)]
+        if self._reply or not incomplete:
+            messages.append(NewMessage(role="assistant", content=self.reply, incomplete=incomplete))
+        self.stored = await self._history.append(self.conversation_id, messages)
+        return self.stored
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        try:
+            # Shielded: a client that disconnects cancels us, and what it said must still be kept.
+            with anyio.CancelScope(shield=True):
+                if self._stream is not None:
+                    await self._stream.aclose()
+                if self._accepted and not self.stored:
+                    try:
+                        await self._store(incomplete=not self._finished)
+                    except Exception:
+                        log.exception("could not store the interrupted turn of %s", self.conversation_id)
+                        if exc is None:
+                            raise
+        finally:
+            self._lock.release()
+            if self.stored:
+                self._scheduler.schedule(self.conversation_id)
+                if self._long_term is not None:
+                    used = [s.memory.id for s in self.context.long_term] if self.context else []
+                    self._long_term.turn_stored(self.stored, self.project, used)

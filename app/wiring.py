@@ -1,0 +1,261 @@
+"""The parts of the service, built once in the lifespan and closed there."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import AsyncIterator, Mapping, Sequence
+from contextlib import asynccontextmanager
+from dataclasses import dataclass, field
+from typing import Any
+from urllib.parse import urlparse
+
+import httpx
+from cachetools import LRUCache
+
+from app.conversations.history import History
+from app.conversations.keywords import KeywordIndex
+from app.conversations.retriever import Retriever
+from app.conversations.store import ChromaStore, Store
+from app.conversations.summarizer import Summarizer, SummaryScheduler
+from app.errors import StoreUnavailable
+from app.llm.llama import LLM, LlamaClient
+from app.llm.tokens import TokenCounter
+from app.longterm.book import Memories
+from app.longterm.cleanup import Cleanup
+from app.longterm.extractor import Extractor, LongTermScheduler
+from app.longterm.store import MemoryKeywordIndex, MemoryStore
+from app.longterm.transfer import MemoryTransfer
+from app.prompt.budget import Shares
+from app.prompt.builder import ContextBuilder, PromptContext
+from app.prompt.recall import LongTermRecall
+from app.settings import Settings
+from app.storage.embedder import Embedder, SentenceTransformerEmbedder, default_model_path
+from app.storage.heap import Heap
+from app.turns.client_turn import ClientTurn
+from app.turns.context_manager import LLMContextManager, TurnParts
+
+DEFAULT_EMBEDDING_MODEL = "all-MiniLM-L6-v2"
+HEAP_ARENAS = 2  # glibc's default, 8 per core, lets freed memory pile up in idle arenas
+
+
+@dataclass
+class Services:
+    """Everything a request needs, wired together by constructor injection."""
+
+    settings: Settings
+    llm: LLM
+    store: Store
+    embedder: Embedder
+    history: History
+    retriever: Retriever
+    counter: TokenCounter
+    builder: ContextBuilder
+    scheduler: SummaryScheduler
+    memories: Memories | None = None
+    long_term: LongTermScheduler | None = None
+    # The last prompt sent for each conversation, so a user can see what was injected.
+    contexts: LRUCache[str, PromptContext] = field(default_factory=lambda: LRUCache(maxsize=1000))
+
+    @classmethod
+    def assemble(
+        cls,
+        settings: Settings,
+        llm: LLM,
+        store: Store,
+        embedder: Embedder,
+        keywords: KeywordIndex | None = None,
+        memory_store: MemoryStore | None = None,
+        embedding_model: str = "",
+        heap: Heap | None = None,
+    ) -> Services:
+        history = History(store, embedder, keywords, context=settings.embed_context)
+        counter = TokenCounter(llm)
+        retriever = Retriever(
+            store,
+            embedder,
+            settings.top_k,
+            settings.score_threshold,
+            keywords,
+            neighbours=settings.neighbours,
+            speakers=settings.speaker_ranking,
+        )
+        memories, recall, long_term = long_term_parts(
+            settings, llm, embedder, counter, memory_store, embedding_model
+        )
+        builder = ContextBuilder(
+            history,
+            retriever,
+            counter,
+            llm,
+            system_prompt=settings.system_prompt,
+            window_max_turns=settings.window_max_turns,
+            context_tokens=settings.context_tokens,
+            shares=Shares(summaries=settings.summary_share, memories=settings.memory_share),
+            recall=recall,
+        )
+        summarizer = Summarizer(
+            history,
+            embedder,
+            llm,
+            counter,
+            every=settings.summary_every,
+            keep=settings.window_min_turns,
+            max_tokens=settings.summary_tokens,
+            fanout=settings.summary_fanout,
+            timeout=settings.summary_timeout,
+        )
+        return cls(
+            settings,
+            llm,
+            store,
+            embedder,
+            history,
+            retriever,
+            counter,
+            builder,
+            SummaryScheduler(summarizer, after=heap.trim if heap is not None else None),
+            memories,
+            long_term,
+        )
+
+    def require_memories(self) -> Memories:
+        if self.memories is None:
+            raise StoreUnavailable("long-term memories are not configured in this service")
+        return self.memories
+
+    def transfer(self) -> MemoryTransfer:
+        return MemoryTransfer(self.require_memories())
+
+    def cleanup(self) -> Cleanup:
+        return Cleanup(self.require_memories())
+
+    async def aclose(self) -> None:
+        await self.scheduler.aclose()
+        if self.long_term is not None:
+            await self.long_term.aclose()
+
+    def turn(
+        self,
+        conversation_id: str,
+        message: str,
+        max_tokens: int | None,
+        params: dict[str, Any],
+        project: str | None = None,
+    ) -> LLMContextManager:
+        """The context manager for one chat turn."""
+        return LLMContextManager(
+            self._turn_parts(),
+            conversation_id=conversation_id,
+            message=message,
+            reply_tokens=max_tokens or self.settings.reply_tokens,
+            params=params,
+            project=project,
+        )
+
+    def client_turn(
+        self,
+        conversation_id: str,
+        messages: Sequence[Mapping[str, Any]],
+        max_tokens: int | None,
+        params: dict[str, Any],
+    ) -> ClientTurn:
+        """The context manager for one turn of an OpenAI-style client."""
+        return ClientTurn(
+            self._turn_parts(),
+            conversation_id=conversation_id,
+            messages=messages,
+            reply_tokens=max_tokens or self.settings.reply_tokens,
+            params=params,
+            tools=params.get("tools"),
+        )
+
+    def _turn_parts(self) -> TurnParts:
+        # Read at each turn: a test or a bench may swap a part (the scheduler) after assembly.
+        return TurnParts(self.builder, self.history, self.llm, self.scheduler, self.long_term)
+
+
+def long_term_parts(
+    settings: Settings,
+    llm: LLM,
+    embedder: Embedder,
+    counter: TokenCounter,
+    memory_store: MemoryStore | None,
+    embedding_model: str,
+) -> tuple[Memories | None, LongTermRecall | None, LongTermScheduler | None]:
+    """The long-term memory book, its injection into prompts and the work after each turn."""
+    if memory_store is None:
+        return None, None, None
+    memories = Memories(
+        memory_store,
+        embedder,
+        embedding_model,
+        duplicate_threshold=settings.memory_duplicate_threshold,
+        supersede_threshold=settings.memory_supersede_threshold,
+    )
+    recall = LongTermRecall(memories, counter, settings.memory_top_k, settings.memory_threshold)
+    extractor = None
+    if settings.extraction_enabled:
+        extractor = Extractor(
+            llm, memories, max_items=settings.extraction_max_items, retries=settings.extraction_retries
+        )
+    return memories, recall, LongTermScheduler(memories, extractor)
+
+
+def chroma_client(settings: Settings) -> Any:
+    """Embedded Chroma on disk, or a shared Chroma server when MNEMO_CHROMA_URL is set."""
+    os.environ["ANONYMIZED_TELEMETRY"] = "False"
+    import chromadb
+    from chromadb.config import Settings as ChromaSettings
+
+    chroma_settings = ChromaSettings(anonymized_telemetry=False)
+    if settings.chroma_url:
+        url = urlparse(settings.chroma_url)
+        return chromadb.HttpClient(
+            host=url.hostname or "localhost",
+            port=url.port or 8000,
+            ssl=url.scheme == "https",
+            settings=chroma_settings,
+        )
+    settings.chroma_dir.mkdir(parents=True, exist_ok=True)
+    return chromadb.PersistentClient(path=str(settings.chroma_dir), settings=chroma_settings)
+
+
+@asynccontextmanager
+async def open_services(settings: Settings) -> AsyncIterator[Services]:
+    """The real parts: llama.cpp over httpx, Chroma, the MiniLM embedder."""
+    timeout = httpx.Timeout(settings.llm_timeout, connect=settings.llm_connect_timeout)
+    async with httpx.AsyncClient(base_url=settings.llm_url, timeout=timeout) as http:
+        heap = Heap()
+        heap.limit_arenas(HEAP_ARENAS)  # before the embedder's and Chroma's threads allocate
+        model_path = settings.embedding_model_path or default_model_path()
+        embedder = SentenceTransformerEmbedder(model_path)
+        chroma = chroma_client(settings)
+        store = ChromaStore(chroma, tenant=settings.tenant)
+        keywords = KeywordIndex(settings.data_dir / "keywords.sqlite3")
+        memory_store = MemoryStore(
+            chroma, MemoryKeywordIndex(settings.memory_index_path), tenant=settings.tenant
+        )
+        await memory_store.reconcile()
+        services = Services.assemble(
+            settings,
+            LlamaClient(http, settings.model_alias),
+            store,
+            embedder,
+            keywords,
+            memory_store,
+            embedding_model=embedding_model_name(settings.embedding_model_path),
+            heap=heap,
+        )
+        try:
+            yield services
+        finally:
+            await services.aclose()
+            memory_store.close()
+            keywords.close()
+
+
+def embedding_model_name(model_path: str) -> str:
+    """The name written into exports: the configured model folder's name, else the bundled MiniLM."""
+    if not model_path:
+        return DEFAULT_EMBEDDING_MODEL
+    return os.path.basename(os.path.normpath(model_path)) or model_path
