@@ -18,7 +18,8 @@ from app.conversations.retriever import Retriever
 from app.conversations.store import ChromaStore, Store
 from app.conversations.summarizer import Summarizer, SummaryScheduler
 from app.errors import StoreUnavailable
-from app.llm.llama import LLM, LlamaClient
+from app.llm.llama import LlamaClient
+from app.llm.protocols import LLM
 from app.llm.tokens import TokenCounter
 from app.longterm.book import Memories
 from app.longterm.cleanup import Cleanup

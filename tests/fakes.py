@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from app.errors import LLMFailed, LLMRefused, LLMUnavailable
-from app.llm.llama import ChatMessage, Delta, Finished, ServerInfo, StreamEvent
+from app.llm.protocols import ChatMessage, Delta, Finished, ServerInfo, StreamEvent
 from app.llm.usage import Usage
 
 WORD = re.compile(r"[a-z0-9]+")
@@ -104,9 +104,7 @@ class FakeStream:
         prompt = await self._llm.count_prompt(self.messages)
         usage = {"prompt_tokens": prompt, "completion_tokens": len(script.chunks)}
         finished = {**chunk_of({}, reason), "choices": [], "usage": usage}
-        yield Finished(
-            Usage(prompt, len(script.chunks), prompt // 2, prompt - prompt // 2), reason, {}, finished
-        )
+        yield Finished(Usage(prompt, len(script.chunks), prompt // 2, prompt - prompt // 2), reason, finished)
 
     async def aclose(self) -> None:
         self.closed = True
@@ -148,7 +146,7 @@ class FakeLLM:
 
     async def info(self) -> ServerInfo:
         self._check()
-        return ServerInfo(n_ctx=self.n_ctx, total_slots=self.slots, model="fake", has_chat_template=True)
+        return ServerInfo(n_ctx=self.n_ctx, total_slots=self.slots)
 
     async def healthy(self) -> bool:
         return self.up

@@ -10,8 +10,8 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Awaitable, Callable, Mapping, Sequence
-from typing import Any, Protocol
+from collections.abc import Awaitable, Callable, Sequence
+from typing import Protocol
 
 import anyio
 
@@ -20,6 +20,7 @@ from app.conversations.history import History
 from app.conversations.models import Summary, Turn
 from app.errors import MnemoError
 from app.jobs import JobLog, JobRecord
+from app.llm.protocols import Completer
 from app.storage.embedder import Embedder
 
 log = logging.getLogger("mnemo.summarizer")
@@ -28,10 +29,6 @@ INSTRUCTIONS = (
     "You summarise part of a conversation between a user and an assistant for later reference. "
     "Keep every name, number, date, preference and decision. Write plain sentences, at most 120 words."
 )
-
-
-class Completer(Protocol):
-    async def complete(self, messages: Sequence[Mapping[str, Any]], params: Mapping[str, Any]) -> str: ...
 
 
 class Counter(Protocol):

@@ -3,68 +3,18 @@
 from __future__ import annotations
 
 import json
-from collections.abc import AsyncIterator, Mapping, Sequence
-from dataclasses import dataclass, field
-from typing import Any, Protocol
+from collections.abc import AsyncIterator, Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from typing import Any
 
 import httpx
 from httpx_sse import aconnect_sse
 
-from app.errors import LLMFailed, LLMRefused, LLMUnavailable, LLMUnsupported
+from app.errors import LLMFailed, LLMRefused, LLMUnavailable, LLMUnsupported, MnemoError
+from app.llm.protocols import ChatMessage, Delta, Finished, ServerInfo, StreamEvent
 from app.llm.usage import Usage
 
-ChatMessage = Mapping[str, Any]
-
-
-@dataclass(frozen=True)
-class Delta:
-    """A piece of the reply as it arrives, with llama.cpp's chunk for relays that want all of it."""
-
-    text: str
-    chunk: Mapping[str, Any] | None = None
-
-
-@dataclass(frozen=True)
-class Finished:
-    """The end of a completion, with llama.cpp's own token accounting."""
-
-    usage: Usage
-    finish_reason: str | None = None
-    timings: Mapping[str, Any] = field(default_factory=dict)
-    chunk: Mapping[str, Any] | None = None  # the final chunk, with `usage`
-
-
-StreamEvent = Delta | Finished
-
-
-@dataclass(frozen=True)
-class ServerInfo:
-    """What /props tells about the served model."""
-
-    n_ctx: int
-    total_slots: int
-    model: str
-    has_chat_template: bool
-
-
-class LLM(Protocol):
-    """The one seam between Mnemo and the model server."""
-
-    def stream_chat(self, messages: Sequence[ChatMessage], params: Mapping[str, Any]) -> Stream: ...
-    async def count_prompt(self, messages: Sequence[ChatMessage]) -> int: ...
-    async def count_text(self, text: str) -> int: ...
-    async def complete(self, messages: Sequence[ChatMessage], params: Mapping[str, Any]) -> str: ...
-    async def info(self) -> ServerInfo: ...
-    async def healthy(self) -> bool: ...
-    async def models(self) -> Mapping[str, Any]: ...
-
-
-class Stream(Protocol):
-    """An opened completion: `open()` fails early (before anything is relayed), then iterate."""
-
-    async def open(self) -> None: ...
-    def events(self) -> AsyncIterator[StreamEvent]: ...
-    async def aclose(self) -> None: ...
+NO_ENDPOINT = (404, 405, 501)  # another OpenAI-compatible server: what llama.cpp adds is missing
 
 
 def usage_from(chunk: Mapping[str, Any]) -> Usage:
@@ -94,6 +44,49 @@ def _error_text(response: httpx.Response) -> str:
     return str(error or body)[:500]
 
 
+def raise_for_status(response: httpx.Response) -> None:
+    """An error status as httpx's exception, for `map_request_errors` to translate."""
+    if response.status_code >= 400:
+        message = f"llama.cpp answered {response.status_code}"
+        raise httpx.HTTPStatusError(message, request=response.request, response=response)
+
+
+def status_error(response: httpx.Response, doing: str, endpoint: str | None) -> MnemoError:
+    """503 is not ready; 400 refuses the request's content; an optional endpoint may be missing."""
+    status = response.status_code
+    if status == 503:
+        return LLMUnavailable(f"llama.cpp is not ready: {_error_text(response)}")
+    if endpoint is not None and status in NO_ENDPOINT:
+        return LLMUnsupported(f"the model server has no {endpoint} endpoint")
+    failure = LLMRefused if status == 400 else LLMFailed
+    return failure(f"llama.cpp {doing} ({status}): {_error_text(response)}")
+
+
+@contextmanager
+def map_request_errors(doing: str, endpoint: str | None = None) -> Iterator[None]:
+    """httpx's failures before a reply starts, as Mnemo's errors (like httpx's `map_httpcore_exceptions`).
+
+    `doing` names the request in the message; `endpoint`, when given, may be missing (LLMUnsupported).
+    """
+    try:
+        yield
+    except httpx.TransportError as exc:
+        raise LLMUnavailable(f"llama.cpp is not reachable: {exc!r}") from exc
+    except httpx.HTTPStatusError as exc:
+        raise status_error(exc.response, doing, endpoint) from exc
+
+
+@contextmanager
+def map_reply_errors() -> Iterator[None]:
+    """httpx's failures once a reply streams: the model failed mid-way, not the server's reachability."""
+    try:
+        yield
+    except httpx.TransportError as exc:
+        raise LLMFailed(f"llama.cpp broke off the reply: {exc!r}") from exc
+    except json.JSONDecodeError as exc:
+        raise LLMFailed(f"llama.cpp sent a malformed chunk: {exc}") from exc
+
+
 class LlamaStream:
     """One streaming chat completion against llama.cpp."""
 
@@ -104,27 +97,21 @@ class LlamaStream:
         self._source: Any = None
 
     async def open(self) -> None:
-        self._cm = aconnect_sse(self._client, "POST", "/v1/chat/completions", json=self._payload)
-        try:
-            self._source = await self._cm.__aenter__()
-        except httpx.TransportError as exc:
-            self._cm = None
-            raise LLMUnavailable(f"llama.cpp is not reachable: {exc!r}") from exc
-        response: httpx.Response = self._source.response
-        if response.status_code >= 400:
-            await response.aread()
-            message = _error_text(response)
-            await self.aclose()
-            if response.status_code == 503:
-                raise LLMUnavailable(f"llama.cpp is not ready: {message}")
-            failure = LLMRefused if response.status_code == 400 else LLMFailed
-            raise failure(f"llama.cpp rejected the request ({response.status_code}): {message}")
+        cm = aconnect_sse(self._client, "POST", "/v1/chat/completions", json=self._payload)
+        with map_request_errors("rejected the request"):
+            self._source = await cm.__aenter__()
+            self._cm = cm
+            response: httpx.Response = self._source.response
+            if response.status_code >= 400:
+                await response.aread()
+                await self.aclose()
+                raise_for_status(response)
 
     async def events(self) -> AsyncIterator[StreamEvent]:
         if self._source is None:
             await self.open()
         finish_reason: str | None = None
-        try:
+        with map_reply_errors():
             async for sse in self._source.aiter_sse():
                 if sse.data == "[DONE]":
                     break
@@ -137,12 +124,8 @@ class LlamaStream:
                     yield Delta(text, chunk)
                     finish_reason = choice.get("finish_reason") or finish_reason
                 if chunk.get("usage"):
-                    yield Finished(usage_from(chunk), finish_reason, chunk.get("timings") or {}, chunk)
+                    yield Finished(usage_from(chunk), finish_reason, chunk)
                     return
-        except httpx.TransportError as exc:
-            raise LLMFailed(f"llama.cpp broke off the reply: {exc!r}") from exc
-        except json.JSONDecodeError as exc:
-            raise LLMFailed(f"llama.cpp sent a malformed chunk: {exc}") from exc
         yield Finished(Usage(), finish_reason)
 
     async def aclose(self) -> None:
@@ -152,7 +135,10 @@ class LlamaStream:
 
 
 class LlamaClient:
-    """Talks to llama-server's OpenAI-style and native endpoints over one httpx client."""
+    """Talks to llama-server's OpenAI-style and native endpoints over one httpx client.
+
+    One client serves every seam in `app.llm.protocols`: chat, completion, tokenizer, server probe.
+    """
 
     def __init__(self, http: httpx.AsyncClient, model: str = "") -> None:
         self._http = http
@@ -160,39 +146,32 @@ class LlamaClient:
         self._info: ServerInfo | None = None
 
     async def _post(self, path: str, payload: Mapping[str, Any]) -> Any:
-        try:
+        with map_request_errors(f"{path} failed", endpoint=path):
             response = await self._http.post(path, json=payload)
-        except httpx.TransportError as exc:
-            raise LLMUnavailable(f"llama.cpp is not reachable: {exc!r}") from exc
-        if response.status_code == 503:
-            raise LLMUnavailable(f"llama.cpp is not ready: {_error_text(response)}")
-        if response.status_code in (404, 405, 501):
-            raise LLMUnsupported(f"the model server has no {path} endpoint")
-        if response.status_code >= 400:
-            failure = LLMRefused if response.status_code == 400 else LLMFailed
-            raise failure(f"llama.cpp {path} failed ({response.status_code}): {_error_text(response)}")
+            raise_for_status(response)
         return response.json()
 
+    async def _probe(self, path: str, tolerate: tuple[int, ...] = ()) -> httpx.Response:
+        """A GET whose error status means the server is not available, unless the caller tolerates it."""
+        with map_request_errors(f"{path} failed"):
+            response = await self._http.get(path)
+        if response.status_code >= 400 and response.status_code not in tolerate:
+            raise LLMUnavailable(f"llama.cpp {path} failed ({response.status_code})")
+        return response
+
     async def info(self) -> ServerInfo:
-        """Context size per slot, slot count and model, read once from /props."""
+        """Context size per slot and slot count, read once from /props."""
         if self._info is None:
-            try:
-                response = await self._http.get("/props")
-            except httpx.TransportError as exc:
-                raise LLMUnavailable(f"llama.cpp is not reachable: {exc!r}") from exc
-            if response.status_code in (404, 405, 501):
+            response = await self._probe("/props", tolerate=NO_ENDPOINT)
+            if response.status_code in NO_ENDPOINT:
                 # Another OpenAI-compatible server: context size unknown, one slot.
-                self._info = ServerInfo(n_ctx=0, total_slots=1, model=self._model, has_chat_template=False)
+                self._info = ServerInfo(n_ctx=0, total_slots=1)
                 return self._info
-            if response.status_code >= 400:
-                raise LLMUnavailable(f"llama.cpp /props failed ({response.status_code})")
             props = response.json()
             settings = props.get("default_generation_settings") or {}
             self._info = ServerInfo(
                 n_ctx=int(settings.get("n_ctx") or props.get("n_ctx") or 0),
                 total_slots=int(props.get("total_slots") or 1),
-                model=str(props.get("model_alias") or props.get("model_path") or self._model),
-                has_chat_template=bool(props.get("chat_template")),
             )
         return self._info
 
@@ -205,12 +184,7 @@ class LlamaClient:
 
     async def models(self) -> Mapping[str, Any]:
         """llama.cpp's /v1/models list, as it serves it."""
-        try:
-            response = await self._http.get("/v1/models")
-        except httpx.TransportError as exc:
-            raise LLMUnavailable(f"llama.cpp is not reachable: {exc!r}") from exc
-        if response.status_code >= 400:
-            raise LLMUnavailable(f"llama.cpp /v1/models failed ({response.status_code})")
+        response = await self._probe("/v1/models")
         body: Mapping[str, Any] = response.json()
         return body
 

@@ -10,7 +10,7 @@ from typing import Any
 from cachetools import LRUCache
 
 from app.errors import LLMUnsupported
-from app.llm.llama import LLM
+from app.llm.protocols import Tokenizer
 
 ESTIMATE_MESSAGE_OVERHEAD = 8
 CONCURRENCY = 16  # /tokenize requests in flight at once
@@ -33,7 +33,7 @@ class TokenCounter:
     so through `exact`.
     """
 
-    def __init__(self, llm: LLM, cache_size: int = 50_000) -> None:
+    def __init__(self, llm: Tokenizer, cache_size: int = 50_000) -> None:
         self._llm = llm
         self._cache: LRUCache[str, int] = LRUCache(maxsize=cache_size)
         self.exact = True

@@ -14,9 +14,9 @@ import json
 import logging
 import re
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
-from typing import Any, Protocol
+from typing import Any
 
 import anyio
 from pydantic import ValidationError
@@ -24,6 +24,7 @@ from pydantic import ValidationError
 from app.conversations.models import Turn
 from app.errors import LLMUnavailable, MnemoError
 from app.jobs import JobLog, JobRecord
+from app.llm.protocols import Completer
 from app.longterm.book import Memories, Outcome
 from app.longterm.models import LongTermMemory, MemoryType, Source
 from app.longterm.proposals import Proposal, Proposals, grammar, max_reply_tokens
@@ -42,10 +43,6 @@ def grounded(proposal: Proposal, message: str) -> bool:
     """A proposal must share a word (4+ letters) with the message: a small model invents facts."""
     said = set(WORD.findall(message.lower()))
     return bool(said & set(WORD.findall(f"{proposal.title} {proposal.content}".lower())))
-
-
-class Completer(Protocol):
-    async def complete(self, messages: Sequence[Mapping[str, Any]], params: Mapping[str, Any]) -> str: ...
 
 
 @dataclass

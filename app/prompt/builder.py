@@ -12,7 +12,7 @@ from app.conversations.history import History
 from app.conversations.models import Recalled, Summary, Turn, utcnow
 from app.conversations.retriever import Retriever
 from app.errors import InvalidInput, MessageTooLarge
-from app.llm.llama import LLM
+from app.llm.protocols import ServerProbe
 from app.llm.tokens import TokenCounter
 from app.longterm.models import Scored
 from app.prompt.budget import Request, Shares, plan
@@ -64,7 +64,7 @@ class ContextBuilder:
         history: History,
         retriever: Retriever,
         counter: TokenCounter,
-        llm: LLM,
+        llm: ServerProbe,
         system_prompt: str,
         window_max_turns: int,
         context_tokens: int = 0,

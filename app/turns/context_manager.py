@@ -14,7 +14,7 @@ import anyio
 from app.conversations.history import History, NewMessage
 from app.conversations.models import Turn
 from app.conversations.summarizer import SummaryScheduler
-from app.llm.llama import LLM, Delta, Finished, Stream, StreamEvent
+from app.llm.protocols import ChatServer, Delta, Finished, Stream, StreamEvent
 from app.llm.usage import Usage
 from app.longterm.extractor import LongTermScheduler
 from app.prompt.builder import ContextBuilder, PromptContext
@@ -28,7 +28,7 @@ class TurnParts:
 
     builder: ContextBuilder
     history: History
-    llm: LLM
+    llm: ChatServer
     scheduler: SummaryScheduler
     long_term: LongTermScheduler | None = None
 

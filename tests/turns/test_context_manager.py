@@ -4,7 +4,7 @@ import pytest
 
 from app.conversations.history import NewMessage
 from app.errors import LLMFailed, LLMUnavailable, MessageTooLarge
-from app.llm.llama import Delta, Finished
+from app.llm.protocols import Delta, Finished
 from app.wiring import Services
 from tests.fakes import FakeLLM
 

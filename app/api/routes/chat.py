@@ -24,7 +24,7 @@ from app.api.schemas.conversations import (
 )
 from app.api.schemas.memories import ScoredOut
 from app.errors import MnemoError
-from app.llm.llama import Delta
+from app.llm.protocols import Delta
 from app.turns.context_manager import LLMContextManager
 
 router = APIRouter(tags=["chat"])

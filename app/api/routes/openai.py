@@ -18,7 +18,7 @@ from app.api.deps import ServicesDep, check_conversation_id
 from app.api.events import COMPLETION_EVENT
 from app.api.schemas.openai import REQUEST_EXAMPLES, ChatCompletionRequest, openai_error_responses
 from app.errors import InvalidInput, MnemoError
-from app.llm.llama import Delta, Finished
+from app.llm.protocols import Delta, Finished
 from app.turns.client_turn import ClientTurn
 from app.turns.openai_sync import derive_conversation_id
 
