@@ -40,6 +40,35 @@ def count_words(text: str) -> int:
     return len(text.split())
 
 
+class FakeTokenizer:
+    """A Tokenizer that counts one token per word, plus 4 per message of template and 1 for the prompt."""
+
+    async def count_text(self, text: str) -> int:
+        return count_words(text)
+
+    async def count_prompt(self, messages: Sequence[ChatMessage]) -> int:
+        return sum(count_words(str(m.get("content") or "")) + 4 for m in messages) + 1
+
+
+class QueuedCompleter:
+    """A Completer answering from a queue, oldest first, then `default`; an Exception queued is raised."""
+
+    def __init__(self, default: str) -> None:
+        self.default = default
+        self.replies: list[str | Exception] = []
+        self.requests: list[tuple[list[ChatMessage], dict[str, Any]]] = []
+
+    def enqueue(self, *replies: str | Exception) -> None:
+        self.replies.extend(replies)
+
+    async def complete(self, messages: Sequence[ChatMessage], params: Mapping[str, Any]) -> str:
+        self.requests.append((list(messages), dict(params)))
+        reply = self.replies.pop(0) if self.replies else self.default
+        if isinstance(reply, Exception):
+            raise reply
+        return reply
+
+
 def gemma_refusal(messages: Sequence[ChatMessage]) -> str | None:
     """Why llama.cpp with Gemma 3's template would refuse these messages, if it would."""
     if any(m.get("role") != "assistant" and m.get("content") is None for m in messages):
@@ -111,7 +140,7 @@ class FakeStream:
 
 
 class FakeLLM:
-    """A model server that counts one token per word, plus 4 per message of template."""
+    """A model server counting like FakeTokenizer; grammar-bound (extraction) requests go to `extraction`."""
 
     def __init__(self, n_ctx: int = 4096, slots: int = 2) -> None:
         self.script = Script()
@@ -122,9 +151,8 @@ class FakeLLM:
         self.summary_text = "They talked about things."
         self.fail_summaries = False
         self.up = True
-        # Grammar-bound requests (memory extraction) answer from here, oldest first, then "no memories".
-        self.json_replies: list[str | Exception] = []
-        self.json_requests: list[tuple[list[ChatMessage], dict[str, Any]]] = []
+        self.extraction = QueuedCompleter('{"memories": []}')
+        self.tokenizer = FakeTokenizer()
         # What the chat template refuses (None: everything goes, like Qwen's ChatML).
         self.template: Callable[[Sequence[ChatMessage]], str | None] | None = None
         self.refused: list[list[ChatMessage]] = []
@@ -137,12 +165,12 @@ class FakeLLM:
 
     async def count_text(self, text: str) -> int:
         self._check()
-        return count_words(text)
+        return await self.tokenizer.count_text(text)
 
     async def count_prompt(self, messages: Sequence[ChatMessage]) -> int:
         self._check()
         self.check_template(messages)
-        return sum(count_words(str(m.get("content") or "")) + 4 for m in messages) + 1
+        return await self.tokenizer.count_prompt(messages)
 
     async def info(self) -> ServerInfo:
         self._check()
@@ -163,11 +191,7 @@ class FakeLLM:
     async def complete(self, messages: Sequence[ChatMessage], params: Mapping[str, Any]) -> str:
         self._check()
         if "grammar" in params:
-            self.json_requests.append((list(messages), dict(params)))
-            reply = self.json_replies.pop(0) if self.json_replies else '{"memories": []}'
-            if isinstance(reply, Exception):
-                raise reply
-            return reply
+            return await self.extraction.complete(messages, params)
         self.completions.append(list(messages))
         if self.fail_summaries:
             raise LLMFailed("fake summary failure")

@@ -3,12 +3,11 @@ from typing import Any
 
 from app.errors import LLMUnsupported
 from app.llm.tokens import TokenCounter, estimate_prompt, estimate_text
-from tests.fakes import FakeLLM
+from tests.fakes import FakeTokenizer
 
 
-class CountingLLM(FakeLLM):
+class CountingTokenizer(FakeTokenizer):
     def __init__(self) -> None:
-        super().__init__()
         self.counted: list[str] = []
 
     async def count_text(self, text: str) -> int:
@@ -16,7 +15,7 @@ class CountingLLM(FakeLLM):
         return await super().count_text(text)
 
 
-class NoTokenizer(FakeLLM):
+class NoTokenizer:
     async def count_text(self, text: str) -> int:
         raise LLMUnsupported("the model server has no /tokenize endpoint")
 
@@ -25,12 +24,12 @@ class NoTokenizer(FakeLLM):
 
 
 async def test_each_text_is_tokenized_once() -> None:
-    llm = CountingLLM()
-    counter = TokenCounter(llm)
+    tokenizer = CountingTokenizer()
+    counter = TokenCounter(tokenizer)
     assert await counter.texts(["a b", "c", "a b"]) == [2, 1, 2]
     assert await counter.texts(["c", "d e f"]) == [1, 3]
     assert await counter.text("a b") == 2
-    assert sorted(llm.counted) == ["a b", "c", "d e f"]
+    assert sorted(tokenizer.counted) == ["a b", "c", "d e f"]
     assert counter.exact
 
 

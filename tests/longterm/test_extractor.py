@@ -15,7 +15,7 @@ from app.longterm.proposals import grammar, max_reply_tokens
 from app.longterm.store import MemoryStore
 from app.settings import Settings
 from app.wiring import Services
-from tests.fakes import FakeLLM, HashEmbedder
+from tests.fakes import FakeLLM, HashEmbedder, QueuedCompleter
 
 MESSAGE = "Please remember that I prefer tea over coffee in the morning."
 TEA = {
@@ -40,9 +40,9 @@ async def chat(client: httpx.AsyncClient, services: Services, message: str = MES
 async def test_a_stated_preference_is_extracted_after_the_turn(
     client: httpx.AsyncClient, services: Services, llm: FakeLLM
 ) -> None:
-    llm.json_replies = [reply(TEA)]
+    llm.extraction.enqueue(reply(TEA))
     await chat(client, services)
-    messages, params = llm.json_requests[0]
+    messages, params = llm.extraction.requests[0]
     assert MESSAGE in messages[-1]["content"]
     assert params["grammar"] == grammar(3) and params["temperature"] == 0.0
     assert params["max_tokens"] == max_reply_tokens(3)  # the longest reply the grammar allows fits
@@ -72,10 +72,10 @@ async def test_a_repeated_fact_is_merged_and_project_facts_keep_their_project(
         "content": "The kettle project brews every morning",
         "tags": [],
     }
-    llm.json_replies = [
+    llm.extraction.enqueue(
         reply(TEA, kettle),
         reply({**TEA, "content": "the user prefers tea over coffee in the morning"}),
-    ]
+    )
     await chat(client, services)
     await chat(client, services)
     stats = (await client.get("/memories/stats")).json()
@@ -88,13 +88,13 @@ async def test_a_repeated_fact_is_merged_and_project_facts_keep_their_project(
 async def test_failures_are_retried_then_counted_and_nothing_is_stored(
     client: httpx.AsyncClient, services: Services, llm: FakeLLM
 ) -> None:
-    llm.json_replies = ["{not json", reply(TEA)]
+    llm.extraction.enqueue("{not json", reply(TEA))
     await chat(client, services)
     stats = (await client.get("/memories/stats")).json()["extraction"]
     assert stats["retries"] == 1 and stats["succeeded"] == 1 and stats["created"] == 1
-    assert llm.json_requests[1][1]["temperature"] > 0  # a retry can differ
+    assert llm.extraction.requests[1][1]["temperature"] > 0  # a retry can differ
 
-    llm.json_replies = ['{"memories": [{"type": "opinion"}]}', LLMUnavailable("down"), '{"memories": 3}']
+    llm.extraction.enqueue('{"memories": [{"type": "opinion"}]}', LLMUnavailable("down"), '{"memories": 3}')
     await chat(client, services, "I also like green tea with lemon, please remember it.")
     stats = (await client.get("/memories/stats")).json()
     assert stats["extraction"]["failed"] == 1 and stats["extraction"]["retries"] == 3
@@ -111,7 +111,7 @@ async def test_invented_facts_are_dropped(
     client: httpx.AsyncClient, services: Services, llm: FakeLLM
 ) -> None:
     octopus = {"type": "general", "title": "Octopus", "content": "Octopuses have three hearts", "tags": []}
-    llm.json_replies = [reply(octopus)]
+    llm.extraction.enqueue(reply(octopus))
     await chat(client, services, "Hello there, how are you?")
     stats = (await client.get("/memories/stats")).json()
     assert stats["total"] == 0 and stats["extraction"]["ungrounded"] == 1
@@ -126,12 +126,11 @@ async def test_extraction_can_be_switched_off(
     assert quiet.long_term is not None and quiet.long_term.extractor is None
 
 
-async def test_the_extractor_alone_never_reports_what_the_store_refused(
-    memory_store: MemoryStore, llm: FakeLLM
-) -> None:
+async def test_the_extractor_alone_never_reports_what_the_store_refused(memory_store: MemoryStore) -> None:
     memories = Memories(memory_store, HashEmbedder(), "hash")
-    extractor = Extractor(llm, memories, retries=0)
-    llm.json_replies = [reply(TEA)]
+    model = QueuedCompleter('{"memories": []}')
+    extractor = Extractor(model, memories, retries=0)
+    model.enqueue(reply(TEA))
     memory_store.close()  # the keyword index is gone: every write fails
     with pytest.raises(StoreUnavailable):
         await extractor.extract(MESSAGE, None)
