@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import json
 from collections.abc import AsyncIterator, Iterator, Mapping, Sequence
-from contextlib import contextmanager
+from contextlib import AbstractAsyncContextManager, contextmanager
 from typing import Any
 
 import httpx
-from httpx_sse import aconnect_sse
+from httpx_sse import EventSource, aconnect_sse
 
 from app.errors import LLMFailed, LLMRefused, LLMUnavailable, LLMUnsupported, MnemoError
 from app.llm.protocols import ChatMessage, Delta, Finished, ServerInfo, StreamEvent
@@ -93,15 +93,15 @@ class LlamaStream:
     def __init__(self, client: httpx.AsyncClient, payload: dict[str, Any]) -> None:
         self._client = client
         self._payload = payload
-        self._cm: Any = None
-        self._source: Any = None
+        self._cm: AbstractAsyncContextManager[EventSource] | None = None
+        self._source: EventSource | None = None
 
     async def open(self) -> None:
         cm = aconnect_sse(self._client, "POST", "/v1/chat/completions", json=self._payload)
         with map_request_errors("rejected the request"):
             self._source = await cm.__aenter__()
             self._cm = cm
-            response: httpx.Response = self._source.response
+            response = self._source.response
             if response.status_code >= 400:
                 await response.aread()
                 await self.aclose()
@@ -110,6 +110,7 @@ class LlamaStream:
     async def events(self) -> AsyncIterator[StreamEvent]:
         if self._source is None:
             await self.open()
+        assert self._source is not None
         finish_reason: str | None = None
         with map_reply_errors():
             async for sse in self._source.aiter_sse():

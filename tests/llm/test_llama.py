@@ -160,11 +160,18 @@ def test_usage_without_timings_falls_back_to_the_cached_token_details() -> None:
     ],
 )
 async def test_a_stream_refused_fails_at_open(status: int, failure: type[MnemoError], message: str) -> None:
-    stream = llama(error(status)).stream_chat(MESSAGES, {})
+    answered: list[httpx.Response] = []
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        answered.append(error(status)(request))
+        return answered[-1]
+
+    stream = llama(handler).stream_chat(MESSAGES, {})
     with pytest.raises(MnemoError) as raised:
         await stream.open()
     assert type(raised.value) is failure
     assert raised.value.message == message
+    assert answered[0].is_closed  # the connection goes back to the pool
 
 
 async def test_an_unreachable_server_fails_the_stream_at_open() -> None:
