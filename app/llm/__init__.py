@@ -1,1 +1,1 @@
-"""The llama.cpp side: HTTP client, token counting and the server process."""
+"""The model server side: the seams Mnemo uses, the llama.cpp client, token counting, the server process."""
