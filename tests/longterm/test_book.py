@@ -6,7 +6,6 @@ import pytest
 from app.errors import InvalidInput, NotFound
 from app.longterm.book import Memories, Outcome, dot, scope_clause
 from app.longterm.models import LongTermMemory, MemoryQuery, MemoryType
-from app.longterm.store import MemoryStore
 from tests.fakes import HashEmbedder
 
 GENERAL, PREFERENCE = MemoryType.GENERAL, MemoryType.USER_PREFERENCE
@@ -15,16 +14,6 @@ T0 = datetime(2024, 5, 1, 12, 0, tzinfo=UTC)
 
 def fact(content: str, title: str = "Home", kind: MemoryType = GENERAL, **fields: object) -> LongTermMemory:
     return LongTermMemory(kind, title, content, **fields)  # type: ignore[arg-type]
-
-
-@pytest.fixture
-def embedder() -> HashEmbedder:
-    return HashEmbedder()
-
-
-@pytest.fixture
-def book(memory_store: MemoryStore, embedder: HashEmbedder) -> Memories:
-    return Memories(memory_store, embedder, "hash-384")
 
 
 def test_a_scope_is_global_or_a_project_with_the_global_ones() -> None:

@@ -1,12 +1,8 @@
 from datetime import UTC, datetime, timedelta
 
-import pytest
-
 from app.longterm.book import Memories
 from app.longterm.cleanup import Cleanup, CleanupPolicy, last_touch
 from app.longterm.models import LongTermMemory, MemoryType
-from app.longterm.store import MemoryStore
-from tests.fakes import HashEmbedder
 
 NOW = datetime(2024, 6, 1, 12, 0, tzinfo=UTC)
 GENERAL, PREFERENCE = MemoryType.GENERAL, MemoryType.USER_PREFERENCE
@@ -15,11 +11,6 @@ GENERAL, PREFERENCE = MemoryType.GENERAL, MemoryType.USER_PREFERENCE
 def fact(content: str, days_old: int, kind: MemoryType = GENERAL, **fields: object) -> LongTermMemory:
     created = NOW - timedelta(days=days_old)
     return LongTermMemory(kind, "Fact", content, created_at=created, updated_at=created, **fields)  # type: ignore[arg-type]
-
-
-@pytest.fixture
-def book(memory_store: MemoryStore) -> Memories:
-    return Memories(memory_store, HashEmbedder(), "hash-384")
 
 
 async def held(book: Memories, *memories: LongTermMemory) -> dict[str, LongTermMemory]:

@@ -14,16 +14,6 @@ from tests.fakes import HashEmbedder
 T0 = datetime(2024, 5, 1, 12, 0, tzinfo=UTC)
 
 
-@pytest.fixture
-def embedder() -> HashEmbedder:
-    return HashEmbedder()
-
-
-@pytest.fixture
-def book(memory_store: MemoryStore, embedder: HashEmbedder) -> Memories:
-    return Memories(memory_store, embedder, "hash-384")
-
-
 def fact(content: str, **fields: Any) -> LongTermMemory:
     return LongTermMemory(
         MemoryType.GENERAL, "Fact", content, **{"created_at": T0, "updated_at": T0} | fields
