@@ -7,7 +7,6 @@ from collections.abc import AsyncIterator, Mapping, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from typing import Any
-from urllib.parse import urlparse
 
 import httpx
 from cachetools import LRUCache
@@ -24,12 +23,14 @@ from app.llm.tokens import TokenCounter
 from app.longterm.book import Memories
 from app.longterm.cleanup import Cleanup
 from app.longterm.extractor import Extractor, LongTermScheduler
-from app.longterm.store import MemoryKeywordIndex, MemoryStore
+from app.longterm.keywords import MemoryKeywordIndex
+from app.longterm.store import MemoryStore
 from app.longterm.transfer import MemoryTransfer
 from app.prompt.budget import Shares
 from app.prompt.builder import ContextBuilder, PromptContext
 from app.prompt.recall import LongTermRecall
 from app.settings import Settings
+from app.storage.chroma import chroma_client
 from app.storage.embedder import Embedder, SentenceTransformerEmbedder, default_model_path
 from app.storage.heap import Heap
 from app.turns.client_turn import ClientTurn
@@ -200,25 +201,6 @@ def long_term_parts(
             llm, memories, max_items=settings.extraction_max_items, retries=settings.extraction_retries
         )
     return memories, recall, LongTermScheduler(memories, extractor)
-
-
-def chroma_client(settings: Settings) -> Any:
-    """Embedded Chroma on disk, or a shared Chroma server when MNEMO_CHROMA_URL is set."""
-    os.environ["ANONYMIZED_TELEMETRY"] = "False"
-    import chromadb
-    from chromadb.config import Settings as ChromaSettings
-
-    chroma_settings = ChromaSettings(anonymized_telemetry=False)
-    if settings.chroma_url:
-        url = urlparse(settings.chroma_url)
-        return chromadb.HttpClient(
-            host=url.hostname or "localhost",
-            port=url.port or 8000,
-            ssl=url.scheme == "https",
-            settings=chroma_settings,
-        )
-    settings.chroma_dir.mkdir(parents=True, exist_ok=True)
-    return chromadb.PersistentClient(path=str(settings.chroma_dir), settings=chroma_settings)
 
 
 @asynccontextmanager

@@ -26,7 +26,8 @@ from app.llm.models import DEFAULT, resolve
 from app.llm.server import LlamaServer, config_for
 from app.longterm.book import Memories
 from app.longterm.extractor import ExtractionFailed, Extractor
-from app.longterm.store import MemoryKeywordIndex, MemoryStore
+from app.longterm.keywords import MemoryKeywordIndex
+from app.longterm.store import MemoryStore
 from app.storage.embedder import SentenceTransformerEmbedder, default_model_path
 
 ROOT = Path(__file__).resolve().parents[1]

@@ -24,8 +24,9 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from app.conversations.keywords import KeywordIndex, match_expression, query_terms  # noqa: E402
+from app.conversations.keywords import KeywordIndex, query_terms  # noqa: E402
 from app.conversations.models import Turn  # noqa: E402
+from app.storage.fts import match_expression  # noqa: E402
 
 WORDS = [
     "pottery",

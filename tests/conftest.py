@@ -13,7 +13,8 @@ from chromadb.config import Settings as ChromaSettings
 
 from app.conversations.keywords import KeywordIndex
 from app.conversations.store import ChromaStore
-from app.longterm.store import MemoryKeywordIndex, MemoryStore
+from app.longterm.keywords import MemoryKeywordIndex
+from app.longterm.store import MemoryStore
 from app.main import create_app
 from app.settings import Settings
 from app.wiring import Services

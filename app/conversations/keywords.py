@@ -3,20 +3,17 @@
 from __future__ import annotations
 
 import hashlib
-import re
 import sqlite3
 import threading
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import TypeVar
 
-import anyio.to_thread
-
 from app.conversations.models import Turn
-from app.errors import StoreUnavailable
+from app.storage.fts import connect, match_expression, transaction, words
+from app.storage.threads import in_thread
 
 T = TypeVar("T")
-WORD = re.compile(r"\w+", re.UNICODE)
 # Words too common to say anything about a turn; BM25 would weigh them down anyway,
 # but leaving them out keeps an OR query from matching every turn.
 STOPWORDS = frozenset(
@@ -32,16 +29,7 @@ STOPWORDS = frozenset(
 
 def query_terms(text: str) -> list[str]:
     """The distinct content words of a query, in order."""
-    seen: dict[str, None] = {}
-    for word in WORD.findall(text.lower()):
-        if word not in STOPWORDS and word not in seen:
-            seen[word] = None
-    return list(seen)
-
-
-def match_expression(terms: Sequence[str]) -> str:
-    """An FTS5 query matching any term; quoting keeps user text from being read as FTS syntax."""
-    return " OR ".join('"' + term.replace('"', '""') + '"' for term in terms)
+    return [word for word in words(text) if word not in STOPWORDS]
 
 
 def scope_token(conversation_id: str) -> str:
@@ -59,12 +47,9 @@ class KeywordIndex:
     """
 
     def __init__(self, path: Path | str) -> None:
-        if isinstance(path, Path):
-            path.parent.mkdir(parents=True, exist_ok=True)
-        self._db = sqlite3.connect(str(path), check_same_thread=False, isolation_level=None)
+        self._db = connect(path)
         self._lock = threading.Lock()
         with self._lock:
-            self._db.execute("PRAGMA journal_mode=WAL")
             # The first layout (conversation as an unindexed FTS column) scanned the whole
             # table per write; drop it: History rebuilds each conversation's entries from
             # Chroma when their count disagrees.
@@ -79,24 +64,14 @@ class KeywordIndex:
             )
 
     async def _run(self, fn: Callable[[], T]) -> T:
-        def locked() -> T:
-            with self._lock:
+        return await in_thread(fn, "the keyword index", self._lock, (sqlite3.Error,))
+
+    async def _write(self, fn: Callable[[], T]) -> T:
+        def write() -> T:
+            with transaction(self._db):
                 return fn()
 
-        try:
-            return await anyio.to_thread.run_sync(locked)
-        except sqlite3.Error as exc:
-            raise StoreUnavailable(f"the keyword index failed: {exc}") from exc
-
-    def _transaction(self, work: Callable[[], T]) -> T:
-        self._db.execute("BEGIN")
-        try:
-            result = work()
-            self._db.execute("COMMIT")
-        except BaseException:
-            self._db.execute("ROLLBACK")
-            raise
-        return result
+        return await self._run(write)
 
     def _row(self, conversation_id: str, turn_index: int) -> int | None:
         found = self._db.execute(
@@ -122,7 +97,7 @@ class KeywordIndex:
                     (row, text, scope_token(cid)),
                 )
 
-        await self._run(lambda: self._transaction(add))
+        await self._write(add)
 
     async def remove(self, conversation_id: str, indices: Sequence[int]) -> None:
         def remove() -> None:
@@ -132,7 +107,7 @@ class KeywordIndex:
                     self._db.execute("DELETE FROM turn_text WHERE rowid = ?", (row,))
                     self._db.execute("DELETE FROM turn_rows WHERE rowid = ?", (row,))
 
-        await self._run(lambda: self._transaction(remove))
+        await self._write(remove)
 
     async def search(self, conversation_id: str, query: str, k: int, before: int) -> list[tuple[int, float]]:
         """(turn_index, BM25 score, higher is better) of the k best turns with turn_index < before."""
@@ -159,7 +134,7 @@ class KeywordIndex:
             sql = "DELETE FROM turn_rows WHERE conversation_id = ?"
             return int(self._db.execute(sql, (conversation_id,)).rowcount)
 
-        return await self._run(lambda: self._transaction(delete))
+        return await self._write(delete)
 
     def close(self) -> None:
         with self._lock:

@@ -2,18 +2,15 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping, Sequence
-from datetime import UTC, datetime
+from collections.abc import Callable, Sequence
 from functools import partial
 from typing import Any, Protocol, TypeVar
 
-import anyio.to_thread
-
 from app.conversations.models import Recalled, Summary, Turn, turn_id
-from app.errors import StoreUnavailable
+from app.storage.chroma import Metadata, hits, iso, open_collection, records, required_time
+from app.storage.threads import in_thread
 
 T = TypeVar("T")
-Metadata = Mapping[str, str | int | float | bool]
 
 COLLECTION = "mnemo_turns"
 DELETE_BATCH = 5000  # below Chroma's maximum batch size
@@ -49,14 +46,6 @@ class Store(Protocol):
     async def ping(self) -> None: ...
 
 
-def _iso(moment: datetime) -> str:
-    return moment.astimezone(UTC).isoformat()
-
-
-def _parse(value: Any) -> datetime:
-    return datetime.fromisoformat(str(value))
-
-
 def turn_metadata(turn: Turn, tenant: str) -> dict[str, str | int | float | bool]:
     meta: dict[str, str | int | float | bool] = {
         "conversation_id": turn.conversation_id,
@@ -64,7 +53,7 @@ def turn_metadata(turn: Turn, tenant: str) -> dict[str, str | int | float | bool
         "kind": "turn",
         "role": turn.role,
         "turn_index": turn.turn_index,
-        "created_at": _iso(turn.created_at),
+        "created_at": iso(turn.created_at),
         "created_at_ts": turn.created_at.timestamp(),
         "incomplete": turn.incomplete,
         "abandoned": turn.abandoned,
@@ -82,7 +71,7 @@ def turn_from_record(document: str, meta: Metadata) -> Turn:
         turn_index=int(meta["turn_index"]),
         role=role,  # type: ignore[arg-type]
         content=document,
-        created_at=_parse(meta["created_at"]),
+        created_at=required_time(meta["created_at"]),
         name=str(meta["name"]) if meta.get("name") else None,
         incomplete=bool(meta.get("incomplete", False)),
         abandoned=bool(meta.get("abandoned", False)),
@@ -97,9 +86,9 @@ def summary_metadata(summary: Summary, tenant: str) -> dict[str, str | int | flo
         "level": summary.level,
         "turn_from": summary.turn_from,
         "turn_to": summary.turn_to,
-        "covers_from": _iso(summary.covers_from),
-        "covers_to": _iso(summary.covers_to),
-        "created_at": _iso(summary.created_at),
+        "covers_from": iso(summary.covers_from),
+        "covers_to": iso(summary.covers_to),
+        "created_at": iso(summary.created_at),
         "created_at_ts": summary.created_at.timestamp(),
     }
 
@@ -111,9 +100,9 @@ def summary_from_record(document: str, meta: Metadata) -> Summary:
         turn_from=int(meta["turn_from"]),
         turn_to=int(meta["turn_to"]),
         content=document,
-        covers_from=_parse(meta["covers_from"]),
-        covers_to=_parse(meta["covers_to"]),
-        created_at=_parse(meta["created_at"]),
+        covers_from=required_time(meta["covers_from"]),
+        covers_to=required_time(meta["covers_to"]),
+        created_at=required_time(meta["created_at"]),
     )
 
 
@@ -123,18 +112,10 @@ class ChromaStore:
     def __init__(self, client: Any, tenant: str = "default") -> None:
         self._client = client
         self._tenant = tenant
-        # Our own vectors always: Chroma's default embedder would download a model.
-        self._collection = client.get_or_create_collection(
-            COLLECTION, embedding_function=None, metadata={"hnsw:space": "cosine"}
-        )
+        self._collection = open_collection(client, COLLECTION)
 
     async def _run(self, fn: Callable[[], T]) -> T:
-        try:
-            return await anyio.to_thread.run_sync(fn)
-        except StoreUnavailable:
-            raise
-        except Exception as exc:  # chromadb raises many unrelated types
-            raise StoreUnavailable(f"Chroma failed: {exc}") from exc
+        return await in_thread(fn, "Chroma")
 
     def _where(self, conversation_id: str, kind: str, *extra: dict[str, Any]) -> dict[str, Any]:
         clauses: list[dict[str, Any]] = [{"conversation_id": conversation_id}, {"kind": kind}, *extra]
@@ -172,7 +153,7 @@ class ChromaStore:
             )
             found += [
                 turn_from_record(doc, meta)
-                for doc, meta in zip(result["documents"] or [], result["metadatas"] or [], strict=True)
+                for _, doc, meta in records(result)
                 if include_abandoned or not meta.get("abandoned", False)
             ]
         return sorted(found, key=lambda t: t.turn_index)
@@ -210,12 +191,8 @@ class ChromaStore:
                 include=["documents", "metadatas", "distances"],
             )
         )
-        docs = (result["documents"] or [[]])[0]
-        metas = (result["metadatas"] or [[]])[0]
-        dists = (result["distances"] or [[]])[0]
         return [
-            Recalled(turn=turn_from_record(doc, meta), score=round(1.0 - float(dist), 4))
-            for doc, meta, dist in zip(docs, metas, dists, strict=True)
+            Recalled(turn=turn_from_record(doc, meta), score=score) for _, doc, meta, score in hits(result)
         ]
 
     async def score(
@@ -264,10 +241,7 @@ class ChromaStore:
         result = await self._run(
             lambda: self._collection.get(where=where, include=["documents", "metadatas"])
         )
-        found = [
-            summary_from_record(doc, meta)
-            for doc, meta in zip(result["documents"] or [], result["metadatas"] or [], strict=True)
-        ]
+        found = [summary_from_record(doc, meta) for _, doc, meta in records(result)]
         return sorted(found, key=lambda s: (s.turn_to, s.level))
 
     async def delete_conversation(self, conversation_id: str) -> int:

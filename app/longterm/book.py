@@ -67,8 +67,8 @@ class Memories:
         duplicate_threshold: float = 0.9,
         supersede_threshold: float = 0.75,
     ) -> None:
-        self.store = store
-        self.embedder = embedder
+        self._store = store
+        self._embedder = embedder
         self.embedding_model = embedding_model
         self.duplicate_threshold = duplicate_threshold
         self.supersede_threshold = supersede_threshold
@@ -76,8 +76,12 @@ class Memories:
         self._write = anyio.Lock()
 
     async def vector(self, memory: LongTermMemory) -> list[float]:
-        [vector] = await self.embedder.embed([memory.embed_text])
+        [vector] = await self.vectors([memory])
         return vector
+
+    async def vectors(self, memories: Sequence[LongTermMemory]) -> list[list[float]]:
+        """The vectors memories are stored with (of their title and content)."""
+        return await self._embedder.embed([m.embed_text for m in memories])
 
     async def create(self, memory: LongTermMemory, supersedes: str | None = None) -> Stored:
         """Store a fact by the rule in this module's docstring."""
@@ -88,7 +92,7 @@ class Memories:
                 if not old.current:
                     raise InvalidInput(f"memory {supersedes} is not current; supersede its newest version")
                 return await self._supersede(old, memory, vector)
-            same_kind = await self.store.nearest(
+            same_kind = await self._store.nearest(
                 vector,
                 NEIGHBOURS,
                 {"current": True},
@@ -100,28 +104,48 @@ class Memories:
                     return Stored(await self._merge(existing, memory), Outcome.MERGED)
             if same_kind and same_kind[0][1] >= self.supersede_threshold:
                 return await self._supersede(same_kind[0][0], memory, vector)
-            await self.store.put([memory], [vector])
+            await self._store.put([memory], [vector])
             return Stored(memory, Outcome.CREATED)
 
     async def _merge(self, existing: LongTermMemory, duplicate: LongTermMemory) -> LongTermMemory:
         tags = tuple(dict.fromkeys((*existing.tags, *duplicate.tags)))
         merged = replace(existing, use_count=existing.use_count + 1, updated_at=utcnow(), tags=tags)
-        await self.store.update([merged])
+        await self._store.update([merged])
         return merged
 
     async def _supersede(self, old: LongTermMemory, new: LongTermMemory, vector: Sequence[float]) -> Stored:
         now = utcnow()
         new = replace(new, supersedes=old.id, pinned=new.pinned or old.pinned)
         closed = replace(old, valid_to=now, superseded_by=new.id, updated_at=now)
-        await self.store.put([new], [vector])
-        await self.store.update([closed])
+        await self._store.put([new], [vector])
+        await self._store.update([closed])
         return Stored(new, Outcome.SUPERSEDED, closed)
 
     async def get(self, memory_id: str) -> LongTermMemory:
-        found = (await self.store.get([memory_id])).get(memory_id)
+        found = (await self._store.get([memory_id])).get(memory_id)
         if found is None:
             raise NotFound(f"no memory with id {memory_id!r}")
         return found
+
+    async def get_many(self, ids: Sequence[str]) -> dict[str, LongTermMemory]:
+        """The memories of these ids that exist, by id."""
+        return await self._store.get(ids)
+
+    async def scan(self, with_vectors: bool = False) -> list[tuple[LongTermMemory, list[float] | None]]:
+        """Every memory (current, superseded and archived), with its vector when asked."""
+        return await self._store.scan(with_vectors=with_vectors)
+
+    async def restore(self, memories: Sequence[LongTermMemory], vectors: Sequence[Sequence[float]]) -> None:
+        """Write memories exactly as given (ids, times and links kept), outside the supersession rule."""
+        await self._store.put(memories, vectors)
+
+    async def rewrite(self, memories: Sequence[LongTermMemory]) -> None:
+        """Save memories whose text is unchanged (counts, tags, flags) exactly as given."""
+        await self._store.update(memories)
+
+    async def remove(self, ids: Sequence[str]) -> None:
+        """Delete memories by id, whatever links point at them."""
+        await self._store.delete(ids)
 
     async def update(self, memory_id: str, changes: dict[str, Any]) -> LongTermMemory:
         """Edit fields in place (a correction, not a new fact); re-embeds when the text changed."""
@@ -129,21 +153,21 @@ class Memories:
             old = await self.get(memory_id)
             new = replace(old, **changes, updated_at=utcnow())
             if new.embed_text != old.embed_text:
-                await self.store.put([new], [await self.vector(new)])
+                await self._store.put([new], [await self.vector(new)])
             else:
-                await self.store.update([new])
+                await self._store.update([new])
             return new
 
     async def delete(self, memory_id: str) -> LongTermMemory:
         async with self._write:
             memory = await self.get(memory_id)
-            await self.store.delete([memory_id])
+            await self._store.delete([memory_id])
             return memory
 
     async def mark_used(self, ids: Sequence[str], moment: datetime | None = None) -> None:
         async with self._write:
-            found = await self.store.get(ids)
-            await self.store.update([m.used(moment) for m in found.values()])
+            found = await self._store.get(ids)
+            await self._store.update([m.used(moment) for m in found.values()])
 
     async def history(self, memory_id: str) -> list[LongTermMemory]:
         """The memory's versions, oldest first: what it superseded and what superseded it."""
@@ -153,7 +177,7 @@ class Memories:
         for link in ("supersedes", "superseded_by"):
             step = memory
             while (next_id := getattr(step, link)) and next_id not in seen:
-                found = (await self.store.get([next_id])).get(next_id)
+                found = (await self._store.get([next_id])).get(next_id)
                 if found is None:  # a deleted version leaves a gap; the chain ends there
                     break
                 seen.add(found.id)
@@ -165,7 +189,7 @@ class Memories:
         """Filter, score (when text is given) and page the memories."""
         text = (query.text or "").strip()
         semantic = bool(text) and query.mode in ("semantic", "hybrid")
-        rows = [(m, v) for m, v in await self.store.scan(with_vectors=semantic) if query.admits(m)]
+        rows = [(m, v) for m, v in await self._store.scan(with_vectors=semantic) if query.admits(m)]
         if not text:
             rows.sort(key=lambda row: (row[0].created_at, row[0].id), reverse=True)
             items = [Scored(m) for m, _ in rows]
@@ -177,8 +201,8 @@ class Memories:
     async def _score(
         self, text: str, query: MemoryQuery, rows: list[tuple[LongTermMemory, list[float] | None]]
     ) -> list[Scored]:
-        qvec = (await self.embedder.embed([text]))[0] if query.mode != "keyword" else None
-        keyword = await self.store.keyword(text) if query.mode != "semantic" else {}
+        qvec = (await self._embedder.embed([text]))[0] if query.mode != "keyword" else None
+        keyword = await self._store.keyword(text) if query.mode != "semantic" else {}
         items = []
         for memory, vector in rows:
             sem = round(dot(qvec, vector), 4) if qvec is not None and vector is not None else None
@@ -202,17 +226,17 @@ class Memories:
     ) -> tuple[list[LongTermMemory], list[Scored]]:
         """Pinned memories of the scope, and the current ones relevant to `text` (score >= threshold)."""
         scope = scope_clause(project)
-        pinned = await self.store.find({"current": True}, {"pinned": True}, scope)
+        pinned = await self._store.find({"current": True}, {"pinned": True}, scope)
         pinned.sort(key=lambda m: (m.created_at, m.id))
         if top_k <= 0 or not text.strip():
             return pinned, []
-        [vector] = await self.embedder.embed([text])
-        hits = await self.store.nearest(vector, top_k + len(pinned), {"current": True}, scope)
+        [vector] = await self._embedder.embed([text])
+        hits = await self._store.nearest(vector, top_k + len(pinned), {"current": True}, scope)
         relevant = [Scored(m, s, s) for m, s in hits if s >= threshold and not m.pinned]
         return pinned, relevant[:top_k]
 
     async def stats(self) -> dict[str, Any]:
-        rows = await self.store.scan(with_vectors=True)
+        rows = await self._store.scan(with_vectors=True)
         memories = [m for m, _ in rows]
         dims = len(rows[0][1] or []) if rows else 0
         current = [m for m in memories if m.current]
@@ -230,7 +254,7 @@ class Memories:
             "storage": {
                 "text_bytes": text_bytes,
                 "vector_bytes": len(memories) * 4 * dims,
-                "keyword_index_bytes": await self.store.index_bytes(),
+                "keyword_index_bytes": await self._store.index_bytes(),
             },
             "embedding_model": self.embedding_model,
         }

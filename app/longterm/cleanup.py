@@ -52,7 +52,7 @@ class Cleanup:
     async def run(self, policy: CleanupPolicy, now: datetime | None = None) -> CleanupReport:
         now = now or utcnow()
         report = CleanupReport(dry_run=policy.dry_run)
-        rows = await self._memories.store.scan(with_vectors=policy.consolidate)
+        rows = await self._memories.scan(with_vectors=policy.consolidate)
         vectors = {m.id: v for m, v in rows}
         # Only what the action changes: archiving leaves archived ones alone.
         live = [m for m, _ in rows if not m.pinned and (policy.action == "delete" or not m.archived)]
@@ -115,7 +115,7 @@ class Cleanup:
         doomed: list[LongTermMemory],
         merges: list[tuple[LongTermMemory, LongTermMemory]],
     ) -> None:
-        store = self._memories.store
+        memories = self._memories
         keepers: dict[str, LongTermMemory] = {}
         for kept, removed in merges:
             base = keepers.get(kept.id, kept)
@@ -125,9 +125,9 @@ class Cleanup:
                 tags=tuple(dict.fromkeys((*base.tags, *removed.tags))),
                 updated_at=utcnow(),
             )
-        await store.update(list(keepers.values()))
-        await store.delete([removed.id for _, removed in merges])
+        await memories.rewrite(list(keepers.values()))
+        await memories.remove([removed.id for _, removed in merges])
         if action == "delete":
-            await store.delete([m.id for m in doomed])
+            await memories.remove([m.id for m in doomed])
         else:
-            await store.update([replace(m, archived=True, updated_at=utcnow()) for m in doomed])
+            await memories.rewrite([replace(m, archived=True, updated_at=utcnow()) for m in doomed])

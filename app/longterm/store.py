@@ -8,33 +8,18 @@ write, and `reconcile()` (run at start-up) repairs the index after a crash in be
 
 from __future__ import annotations
 
-import re
-import sqlite3
-import threading
-from collections.abc import Callable, Mapping, Sequence
-from datetime import UTC, datetime
-from pathlib import Path
+from collections.abc import Callable, Sequence
 from typing import Any, TypeVar
 
-import anyio.to_thread
-
-from app.errors import StoreUnavailable
+from app.longterm.keywords import MemoryKeywordIndex
 from app.longterm.models import LongTermMemory, MemoryType, Source
+from app.storage.chroma import Metadata, from_iso, hits, iso, open_collection, records, required_time
+from app.storage.threads import in_thread
 
 T = TypeVar("T")
-Meta = Mapping[str, str | int | float | bool]
 
 COLLECTION = "mnemo_memories"
-WORD = re.compile(r"\w+", re.UNICODE)
 BATCH = 1000
-
-
-def _iso(moment: datetime | None) -> str:
-    return moment.astimezone(UTC).isoformat() if moment else ""
-
-
-def _when(value: Any) -> datetime | None:
-    return datetime.fromisoformat(str(value)) if value else None
 
 
 def encode_tags(tags: Sequence[str]) -> str:
@@ -53,12 +38,12 @@ def memory_metadata(memory: LongTermMemory, tenant: str) -> dict[str, str | int 
         "project": memory.project or "",
         "source": memory.source.value,
         "pinned": memory.pinned,
-        "created_at": _iso(memory.created_at),
+        "created_at": iso(memory.created_at),
         "created_at_ts": memory.created_at.timestamp(),
-        "updated_at": _iso(memory.updated_at),
+        "updated_at": iso(memory.updated_at),
         "use_count": memory.use_count,
-        "last_used_at": _iso(memory.last_used_at),
-        "valid_to": _iso(memory.valid_to),
+        "last_used_at": iso(memory.last_used_at),
+        "valid_to": iso(memory.valid_to),
         "superseded_by": memory.superseded_by or "",
         "supersedes": memory.supersedes or "",
         "archived": memory.archived,
@@ -66,10 +51,7 @@ def memory_metadata(memory: LongTermMemory, tenant: str) -> dict[str, str | int 
     }
 
 
-def memory_from_record(memory_id: str, document: str, meta: Meta) -> LongTermMemory:
-    created = _when(meta["created_at"])
-    updated = _when(meta["updated_at"])
-    assert created is not None and updated is not None
+def memory_from_record(memory_id: str, document: str, meta: Metadata) -> LongTermMemory:
     return LongTermMemory(
         id=memory_id,
         type=MemoryType(str(meta["type"])),
@@ -79,80 +61,15 @@ def memory_from_record(memory_id: str, document: str, meta: Meta) -> LongTermMem
         project=str(meta.get("project") or "") or None,
         source=Source(str(meta["source"])),
         pinned=bool(meta.get("pinned", False)),
-        created_at=created,
-        updated_at=updated,
+        created_at=required_time(meta["created_at"]),
+        updated_at=required_time(meta["updated_at"]),
         use_count=int(meta.get("use_count", 0)),
-        last_used_at=_when(meta.get("last_used_at")),
-        valid_to=_when(meta.get("valid_to")),
+        last_used_at=from_iso(meta.get("last_used_at")),
+        valid_to=from_iso(meta.get("valid_to")),
         superseded_by=str(meta.get("superseded_by") or "") or None,
         supersedes=str(meta.get("supersedes") or "") or None,
         archived=bool(meta.get("archived", False)),
     )
-
-
-def fts_query(text: str) -> str:
-    """Any of the words, each quoted so FTS5 syntax in user text is inert."""
-    words = dict.fromkeys(w.lower() for w in WORD.findall(text))
-    return " OR ".join(f'"{w}"' for w in words)
-
-
-class MemoryKeywordIndex:
-    """SQLite FTS5 over title, content and tags; BM25 ranks the hits."""
-
-    def __init__(self, path: Path) -> None:
-        self.path = path
-        path.parent.mkdir(parents=True, exist_ok=True)
-        self._db = sqlite3.connect(str(path), check_same_thread=False, isolation_level=None)
-        self._db.execute("PRAGMA journal_mode=WAL")
-        self._db.execute(
-            "CREATE VIRTUAL TABLE IF NOT EXISTS memory_fts USING fts5("
-            "id UNINDEXED, tenant UNINDEXED, title, content, tags, tokenize='porter unicode61')"
-        )
-        self.lock = threading.Lock()  # one connection, shared by worker threads
-
-    def begin(self) -> None:
-        self._db.execute("BEGIN")
-
-    def commit(self) -> None:
-        self._db.execute("COMMIT")
-
-    def rollback(self) -> None:
-        self._db.execute("ROLLBACK")
-
-    def put(self, memories: Sequence[LongTermMemory], tenant: str) -> None:
-        self.remove([m.id for m in memories])
-        self._db.executemany(
-            "INSERT INTO memory_fts (id, tenant, title, content, tags) VALUES (?, ?, ?, ?, ?)",
-            [(m.id, tenant, m.title, m.content, " ".join(m.tags)) for m in memories],
-        )
-
-    def remove(self, ids: Sequence[str]) -> None:
-        self._db.executemany("DELETE FROM memory_fts WHERE id = ?", [(i,) for i in ids])
-
-    def ids(self, tenant: str) -> set[str]:
-        rows = self._db.execute("SELECT id FROM memory_fts WHERE tenant = ?", (tenant,)).fetchall()
-        return {str(r[0]) for r in rows}
-
-    def search(self, text: str, tenant: str, limit: int) -> dict[str, float]:
-        """Ids matching any word, scored by BM25 relative to the best hit (best = 1.0)."""
-        query = fts_query(text)
-        if not query:
-            return {}
-        rows = self._db.execute(
-            "SELECT id, bm25(memory_fts) AS rank FROM memory_fts "
-            "WHERE memory_fts MATCH ? AND tenant = ? ORDER BY rank LIMIT ?",
-            (query, tenant, limit),
-        ).fetchall()
-        if not rows:
-            return {}
-        best = float(rows[0][1]) or -1.0  # bm25 is negative; more negative is better
-        return {str(i): round(float(rank) / best, 4) if best else 1.0 for i, rank in rows}
-
-    def size(self) -> int:
-        return sum(p.stat().st_size for p in self.path.parent.glob(self.path.name + "*") if p.exists())
-
-    def close(self) -> None:
-        self._db.close()
 
 
 class MemoryStore:
@@ -162,22 +79,10 @@ class MemoryStore:
         self._client = client
         self._index = index
         self._tenant = tenant
-        # Our own vectors always: Chroma's default embedder would download a model.
-        self._collection = client.get_or_create_collection(
-            COLLECTION, embedding_function=None, metadata={"hnsw:space": "cosine"}
-        )
+        self._collection = open_collection(client, COLLECTION)
 
     async def _run(self, fn: Callable[[], T]) -> T:
-        def locked() -> T:
-            with self._index.lock:
-                return fn()
-
-        try:
-            return await anyio.to_thread.run_sync(locked)
-        except StoreUnavailable:
-            raise
-        except Exception as exc:  # chromadb and sqlite raise many unrelated types
-            raise StoreUnavailable(f"the memory store failed: {exc}") from exc
+        return await in_thread(fn, "the memory store", self._index.lock)
 
     def _where(self, *clauses: dict[str, Any]) -> dict[str, Any]:
         return {"$and": [{"tenant": self._tenant}, {"kind": "memory"}, *clauses]}
@@ -189,8 +94,7 @@ class MemoryStore:
         ids = [m.id for m in memories]
 
         def write() -> None:
-            self._index.begin()
-            try:
+            with self._index.transaction():
                 self._index.put(memories, self._tenant)
                 self._collection.upsert(
                     ids=ids,
@@ -198,10 +102,6 @@ class MemoryStore:
                     metadatas=[memory_metadata(m, self._tenant) for m in memories],
                     embeddings=[list(v) for v in vectors],
                 )
-            except BaseException:
-                self._index.rollback()
-                raise
-            self._index.commit()
 
         await self._run(write)
 
@@ -211,18 +111,13 @@ class MemoryStore:
             return
 
         def write() -> None:
-            self._index.begin()
-            try:
+            with self._index.transaction():
                 self._index.put(memories, self._tenant)
                 # No documents: Chroma would embed them with its default (downloading) model.
                 self._collection.update(
                     ids=[m.id for m in memories],
                     metadatas=[memory_metadata(m, self._tenant) for m in memories],
                 )
-            except BaseException:
-                self._index.rollback()
-                raise
-            self._index.commit()
 
         await self._run(write)
 
@@ -234,12 +129,7 @@ class MemoryStore:
                 ids=list(ids), where=self._where(), include=["documents", "metadatas"]
             )
         )
-        return {
-            i: memory_from_record(i, doc, meta)
-            for i, doc, meta in zip(
-                result["ids"], result["documents"] or [], result["metadatas"] or [], strict=True
-            )
-        }
+        return {i: memory_from_record(i, doc, meta) for i, doc, meta in records(result)}
 
     async def scan(self, with_vectors: bool = False) -> list[tuple[LongTermMemory, list[float] | None]]:
         """Every memory of the tenant (and its vector when asked)."""
@@ -247,9 +137,7 @@ class MemoryStore:
         result = await self._run(lambda: self._collection.get(where=self._where(), include=include))
         vectors: Any = result.get("embeddings") if with_vectors else None
         found = []
-        for n, (i, doc, meta) in enumerate(
-            zip(result["ids"], result["documents"] or [], result["metadatas"] or [], strict=True)
-        ):
+        for n, (i, doc, meta) in enumerate(records(result)):
             vector = [float(x) for x in vectors[n]] if vectors is not None else None
             found.append((memory_from_record(i, doc, meta), vector))
         return found
@@ -260,12 +148,7 @@ class MemoryStore:
         result = await self._run(
             lambda: self._collection.get(where=where, include=["documents", "metadatas"])
         )
-        return [
-            memory_from_record(i, doc, meta)
-            for i, doc, meta in zip(
-                result["ids"], result["documents"] or [], result["metadatas"] or [], strict=True
-            )
-        ]
+        return [memory_from_record(i, doc, meta) for i, doc, meta in records(result)]
 
     async def nearest(
         self, vector: Sequence[float], k: int, *clauses: dict[str, Any]
@@ -289,14 +172,7 @@ class MemoryStore:
         result = await self._run(query)
         if result is None:
             return []
-        ids = result["ids"][0]
-        docs = (result["documents"] or [[]])[0]
-        metas = (result["metadatas"] or [[]])[0]
-        dists = (result["distances"] or [[]])[0]
-        return [
-            (memory_from_record(i, doc, meta), round(1.0 - float(dist), 4))
-            for i, doc, meta, dist in zip(ids, docs, metas, dists, strict=True)
-        ]
+        return [(memory_from_record(i, doc, meta), score) for i, doc, meta, score in hits(result)]
 
     async def keyword(self, text: str, limit: int = 1000) -> dict[str, float]:
         return await self._run(lambda: self._index.search(text, self._tenant, limit))
@@ -306,15 +182,10 @@ class MemoryStore:
             return
 
         def delete() -> None:
-            self._index.begin()
-            try:
+            with self._index.transaction():
                 self._index.remove(ids)
                 for start in range(0, len(ids), BATCH):
                     self._collection.delete(ids=list(ids[start : start + BATCH]))
-            except BaseException:
-                self._index.rollback()
-                raise
-            self._index.commit()
 
         await self._run(delete)
 
@@ -323,19 +194,13 @@ class MemoryStore:
 
         def repair() -> tuple[int, int]:
             result = self._collection.get(where=self._where(), include=["documents", "metadatas"])
-            held = {
-                i: memory_from_record(i, doc, meta)
-                for i, doc, meta in zip(
-                    result["ids"], result["documents"] or [], result["metadatas"] or [], strict=True
-                )
-            }
+            held = {i: memory_from_record(i, doc, meta) for i, doc, meta in records(result)}
             indexed = self._index.ids(self._tenant)
             missing = [m for i, m in held.items() if i not in indexed]
             extra = [i for i in indexed if i not in held]
-            self._index.begin()
-            self._index.put(missing, self._tenant)
-            self._index.remove(extra)
-            self._index.commit()
+            with self._index.transaction():
+                self._index.put(missing, self._tenant)
+                self._index.remove(extra)
             return len(missing), len(extra)
 
         return await self._run(repair)

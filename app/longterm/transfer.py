@@ -112,7 +112,7 @@ class MemoryTransfer:
 
     async def export(self) -> AsyncIterator[str]:
         """The header, then every memory (current, superseded and archived), oldest first."""
-        rows = await self._memories.store.scan(with_vectors=True)
+        rows = await self._memories.scan(with_vectors=True)
         rows.sort(key=lambda row: (row[0].created_at, row[0].id))
         dims = len(rows[0][1] or []) if rows else 0
         header = Header(
@@ -155,7 +155,7 @@ class MemoryTransfer:
         self, records: list[MemoryRecord], header: Header | None, mode: ImportMode, report: ImportReport
     ) -> None:
         ours = self._memories.embedding_model
-        existing = await self._memories.store.get([r.id for r in records])
+        existing = await self._memories.get_many([r.id for r in records])
         for start in range(0, len(records), EMBED_BATCH):
             batch = []
             for record in records[start : start + EMBED_BATCH]:
@@ -173,11 +173,11 @@ class MemoryTransfer:
             ]
             stale = [n for n, v in enumerate(vectors) if v is None]
             if stale:
-                fresh = await self._memories.embedder.embed([memories[n].embed_text for n in stale])
+                fresh = await self._memories.vectors([memories[n] for n in stale])
                 for n, vector in zip(stale, fresh, strict=True):
                     vectors[n] = vector
                 report.reembedded += len(stale)
-            await self._memories.store.put(memories, [v or [] for v in vectors])
+            await self._memories.restore(memories, [v or [] for v in vectors])
             for record in batch:
                 if record.id in existing:
                     report.overwritten += 1

@@ -39,10 +39,6 @@ class SentenceTransformerEmbedder:
         # A message is embedded as a query more than once per turn (turn recall, long-term recall).
         self._queries: LRUCache[str, list[float]] = LRUCache(maxsize=256)
 
-    @property
-    def dimensions(self) -> int:
-        return int(self._model.get_sentence_embedding_dimension() or 0)
-
     def _encode(self, texts: list[str]) -> list[list[float]]:
         vectors = self._model.encode(
             texts, batch_size=self._batch_size, normalize_embeddings=True, show_progress_bar=False

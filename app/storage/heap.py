@@ -20,7 +20,8 @@ log = logging.getLogger("mnemo.heap")
 M_ARENA_MAX = -8  # mallopt parameter from glibc's malloc.h
 
 
-def _glibc() -> ctypes.CDLL | None:
+def glibc() -> ctypes.CDLL | None:
+    """The C library of this process when it is glibc (it has malloc_trim and mallopt), else None."""
     name = ctypes.util.find_library("c")
     if name is None:
         return None
@@ -37,11 +38,7 @@ class Heap:
     """The C heap of this process."""
 
     def __init__(self, libc: ctypes.CDLL | None = None) -> None:
-        self._libc = libc if libc is not None else _glibc()
-
-    @property
-    def available(self) -> bool:
-        return self._libc is not None
+        self._libc = libc if libc is not None else glibc()
 
     def limit_arenas(self, arenas: int) -> None:
         """Cap glibc's malloc arenas; call before worker threads start allocating."""

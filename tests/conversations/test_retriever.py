@@ -4,8 +4,7 @@ from pathlib import Path
 import pytest
 
 from app.conversations.history import History, NewMessage
-from app.conversations.keywords import KeywordIndex, match_expression, query_terms
-from app.conversations.models import Turn
+from app.conversations.keywords import KeywordIndex
 from app.conversations.retriever import RRF_K, Retriever, fuse
 from app.conversations.store import ChromaStore
 from app.errors import StoreUnavailable
@@ -18,40 +17,6 @@ def test_fusion_rewards_agreement_between_rankings() -> None:
     assert max(scores, key=lambda i: scores[i]) == 3  # in both lists beats first in one
     assert scores[1] > scores[2] == scores[4]  # second place in either list is worth the same
     assert fuse() == {}
-
-
-def test_query_terms_drop_stopwords_and_repeats() -> None:
-    assert query_terms("When did Caroline go to the LGBTQ support group, the group?") == [
-        "caroline",
-        "go",
-        "lgbtq",
-        "support",
-        "group",
-    ]
-    assert query_terms("what is the") == []
-
-
-def test_match_expression_quotes_user_text() -> None:
-    assert match_expression(['say "hi"', "OR"]) == '"say ""hi""" OR "OR"'
-
-
-async def test_keyword_search_ranks_rare_words_and_respects_before(tmp_path: Path) -> None:
-    index = KeywordIndex(tmp_path / "kw.sqlite3")
-    turns = [
-        Turn("c1", i, "user", text) for i, text in enumerate(["the pottery class", "a walk", "pottery again"])
-    ]
-    await index.add(turns, [t.content for t in turns])
-    await index.add([Turn("c2", 0, "user", "pottery")], ["pottery"])
-    hits = await index.search("c1", "tell me about pottery", k=5, before=3)
-    assert {i for i, _ in hits} == {0, 2}
-    assert [i for i, _ in await index.search("c1", "pottery", k=5, before=2)] == [0]
-    assert await index.search("c1", "the of and", k=5, before=3) == []  # only stopwords
-    assert await index.search("c1", 'pottery" OR "x', k=5, before=3)  # FTS syntax in user text is inert
-    assert await index.count("c1") == 3
-    assert await index.delete_conversation("c1") == 3
-    assert await index.search("c1", "pottery", k=5, before=3) == []
-    assert await index.count("c2") == 1
-    index.close()
 
 
 async def add(history: History, cid: str, texts: list[str]) -> None:
@@ -215,22 +180,6 @@ async def test_a_query_naming_a_speaker_prefers_their_turns(
     off = Retriever(store, embedder, top_k=1, threshold=0.05, keywords=keywords)
     [found] = await off.retrieve("c1", "When did Melanie paint a sunrise over the lake?", before=2)
     assert found.turn.name == "Caroline"  # what the speaker ranking bought
-
-
-async def test_keyword_entries_are_replaced_removed_and_kept_per_conversation(tmp_path: Path) -> None:
-    index = KeywordIndex(tmp_path / "kw.sqlite3")
-    await index.add([Turn("c1", 0, "user", "x")], ["a kayak trip"])
-    await index.add([Turn("c1", 0, "user", "x")], ["a pottery class"])  # the same turn again
-    await index.add([Turn("c 1/ü", 0, "user", "x")], ["a kayak trip"])  # any characters in the id
-    assert await index.count("c1") == 1
-    assert await index.search("c1", "kayak", k=5, before=9) == []
-    assert [i for i, _ in await index.search("c1", "pottery", k=5, before=9)] == [0]
-    assert [i for i, _ in await index.search("c 1/ü", "kayak", k=5, before=9)] == [0]
-    await index.add([Turn("c1", i, "user", "x") for i in (1, 2)], ["pottery wheel", "pottery kiln"])
-    await index.remove("c1", [0, 2, 7])  # 7 was never indexed
-    assert [i for i, _ in await index.search("c1", "pottery", k=5, before=9)] == [1]
-    assert await index.count("c1") == 1
-    index.close()
 
 
 async def test_an_index_in_the_first_layout_is_dropped_and_history_rebuilds_it(

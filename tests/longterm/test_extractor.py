@@ -118,11 +118,11 @@ async def test_invented_facts_are_dropped(
 
 
 async def test_extraction_can_be_switched_off(
-    tmp_path: Path, settings: Settings, llm: FakeLLM, services: Services
+    tmp_path: Path, settings: Settings, llm: FakeLLM, services: Services, memory_store: MemoryStore
 ) -> None:
     off = settings.model_copy(update={"extraction_enabled": False})
     assert services.memories is not None
-    quiet = Services.assemble(off, llm, services.store, services.embedder, services.memories.store, "hash")
+    quiet = Services.assemble(off, llm, services.store, services.embedder, memory_store, "hash")
     assert quiet.long_term is not None and quiet.long_term.extractor is None
 
 

@@ -1,0 +1,66 @@
+"""BM25 keyword search over long-term memories (title, content, tags) with SQLite FTS5."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Sequence
+from contextlib import AbstractContextManager
+from pathlib import Path
+
+from app.longterm.models import LongTermMemory
+from app.storage.fts import connect, match_expression, transaction, words
+
+
+class MemoryKeywordIndex:
+    """SQLite FTS5 over title, content and tags; BM25 ranks the hits.
+
+    Not thread-safe by itself: callers hold `lock` around every use (MemoryStore does).
+    """
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self._db = connect(path)
+        self._db.execute(
+            "CREATE VIRTUAL TABLE IF NOT EXISTS memory_fts USING fts5("
+            "id UNINDEXED, tenant UNINDEXED, title, content, tags, tokenize='porter unicode61')"
+        )
+        self.lock = threading.Lock()  # one connection, shared by worker threads
+
+    def transaction(self) -> AbstractContextManager[None]:
+        """Writes inside commit together, or not at all."""
+        return transaction(self._db)
+
+    def put(self, memories: Sequence[LongTermMemory], tenant: str) -> None:
+        self.remove([m.id for m in memories])
+        self._db.executemany(
+            "INSERT INTO memory_fts (id, tenant, title, content, tags) VALUES (?, ?, ?, ?, ?)",
+            [(m.id, tenant, m.title, m.content, " ".join(m.tags)) for m in memories],
+        )
+
+    def remove(self, ids: Sequence[str]) -> None:
+        self._db.executemany("DELETE FROM memory_fts WHERE id = ?", [(i,) for i in ids])
+
+    def ids(self, tenant: str) -> set[str]:
+        rows = self._db.execute("SELECT id FROM memory_fts WHERE tenant = ?", (tenant,)).fetchall()
+        return {str(r[0]) for r in rows}
+
+    def search(self, text: str, tenant: str, limit: int) -> dict[str, float]:
+        """Ids matching any word, scored by BM25 relative to the best hit (best = 1.0)."""
+        terms = words(text)
+        if not terms:
+            return {}
+        rows = self._db.execute(
+            "SELECT id, bm25(memory_fts) AS rank FROM memory_fts "
+            "WHERE memory_fts MATCH ? AND tenant = ? ORDER BY rank LIMIT ?",
+            (match_expression(terms), tenant, limit),
+        ).fetchall()
+        if not rows:
+            return {}
+        best = float(rows[0][1]) or -1.0  # bm25 is negative; more negative is better
+        return {str(i): round(float(rank) / best, 4) if best else 1.0 for i, rank in rows}
+
+    def size(self) -> int:
+        return sum(p.stat().st_size for p in self.path.parent.glob(self.path.name + "*") if p.exists())
+
+    def close(self) -> None:
+        self._db.close()
