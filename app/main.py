@@ -10,11 +10,13 @@ from typing import Any
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from mcp.server.mcpserver import MCPServer
 from starlette.exceptions import HTTPException
 
 from app.api.routes import chat, conversations, health, memories, openai
 from app.errors import MnemoError
-from app.mcp.server import build_mcp_server, mcp_session, mount_mcp
+from app.fields import describe_errors
+from app.mcp.server import build_mcp_server, mcp_session
 from app.settings import Settings
 from app.wiring import Services, open_services
 
@@ -32,18 +34,13 @@ def error_response(status: int, code: str, message: str, request: Request | None
 
 def describe(errors: Any) -> tuple[str, str]:
     """A readable message (and code) from pydantic's validation errors."""
-    parts = []
-    code = "invalid_input"
     for error in errors:
         if error.get("type") == "json_invalid":
             return (
                 "invalid_json",
                 f"The request body is not valid JSON: {error.get('ctx', {}).get('error', '')}",
             )
-        loc = [str(p) for p in error.get("loc", ()) if p not in ("body", "path", "query")]
-        message = str(error.get("msg", "invalid")).removeprefix("Value error, ")
-        parts.append(f"{'.'.join(loc) or 'body'}: {message}")
-    return code, "; ".join(parts)
+    return "invalid_input", describe_errors(errors, skip=("body", "path", "query"))
 
 
 def install_error_handlers(app: FastAPI) -> None:
@@ -69,6 +66,12 @@ def install_error_handlers(app: FastAPI) -> None:
     async def unexpected(request: Request, exc: Exception) -> JSONResponse:
         log.exception("unexpected error", exc_info=exc)
         return error_response(500, "internal_error", "Mnemo failed unexpectedly; see its log.", request)
+
+
+def mount_mcp(app: FastAPI, server: MCPServer, host: str = "127.0.0.1") -> None:
+    """Serve the MCP tools over streamable HTTP at /mcp, as a route of the app itself."""
+    http_app = server.streamable_http_app(streamable_http_path="/mcp", host=host)
+    app.router.routes.extend(http_app.routes)
 
 
 def create_app(settings: Settings | None = None, services: Services | None = None) -> FastAPI:

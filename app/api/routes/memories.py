@@ -24,11 +24,9 @@ from app.api.schemas.memories import (
     MemoryPatch,
     MergedOut,
     StoredOut,
-    as_utc,
-    check_project,
 )
 from app.errors import InvalidInput
-from app.fields import JsonDateTime
+from app.fields import JsonDateTime, as_utc, check_project
 from app.longterm.book import Outcome
 from app.longterm.cleanup import CleanupPolicy
 from app.longterm.models import LongTermMemory, MemoryQuery, MemoryType, Source

@@ -14,10 +14,11 @@ from fastapi import APIRouter, Body, Header
 from fastapi.responses import JSONResponse
 from sse_starlette import EventSourceResponse, ServerSentEvent
 
-from app.api.deps import ServicesDep, check_conversation_id
+from app.api.deps import ServicesDep
 from app.api.events import COMPLETION_EVENT
 from app.api.schemas.openai import REQUEST_EXAMPLES, ChatCompletionRequest, openai_error_responses
 from app.errors import InvalidInput, MnemoError
+from app.fields import NAME_CHARS, check_conversation_id
 from app.llm.llama import Delta, Finished
 from app.turns.client_turn import ClientTurn
 from app.turns.openai_sync import derive_conversation_id
@@ -165,7 +166,7 @@ async def chat_completions(
         str | None,
         Header(
             description="The conversation (empty: none given)",
-            json_schema_extra={"pattern": "^[A-Za-z0-9._:-]{0,128}$", "maxLength": 128},
+            json_schema_extra={"pattern": f"^{NAME_CHARS}{{0,128}}$", "maxLength": 128},
         ),
     ] = None,
 ) -> Any:
