@@ -13,6 +13,7 @@ from fastapi import APIRouter
 from sse_starlette import EventSourceResponse, ServerSentEvent
 
 from app.api.deps import ServicesDep
+from app.api.errors import CHAT_STREAM_FAILED, problem
 from app.api.events import CHAT_EVENT
 from app.api.schemas.conversations import (
     ChatRequest,
@@ -50,12 +51,6 @@ def _event(name: str, payload: dict[str, Any]) -> ServerSentEvent:
     return ServerSentEvent(event=name, data=json.dumps(payload, ensure_ascii=False, default=str))
 
 
-def _error(exc: Exception) -> dict[str, Any]:
-    if isinstance(exc, MnemoError):
-        return {"error": {"code": exc.code, "message": exc.message}}
-    return {"error": {"code": "internal_error", "message": "Mnemo failed while streaming; see its log."}}
-
-
 def _memories(turn: LLMContextManager) -> list[RecalledOut]:
     assert turn.context is not None
     return [RecalledOut.of(m) for m in turn.context.memories]
@@ -88,7 +83,7 @@ async def _sse(turn: LLMContextManager, stack: AsyncExitStack) -> AsyncIterator[
         except Exception as exc:
             if not isinstance(exc, MnemoError):
                 log.exception("chat stream of %s failed", turn.conversation_id)
-            yield _event("error", _error(exc))
+            yield _event("error", problem(exc, CHAT_STREAM_FAILED).body())
             return
         yield _event(
             "done",

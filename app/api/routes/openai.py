@@ -15,6 +15,7 @@ from fastapi.responses import JSONResponse
 from sse_starlette import EventSourceResponse, ServerSentEvent
 
 from app.api.deps import ServicesDep
+from app.api.errors import COMPLETION_FAILED, problem
 from app.api.events import COMPLETION_EVENT
 from app.api.schemas.openai import REQUEST_EXAMPLES, ChatCompletionRequest, openai_error_responses
 from app.errors import InvalidInput, MnemoError
@@ -63,14 +64,6 @@ def _usage_chunk(last: Mapping[str, Any], finished: Finished) -> dict[str, Any]:
     }
 
 
-def openai_error(exc: Exception) -> dict[str, Any]:
-    if isinstance(exc, MnemoError):
-        kind = "invalid_request_error" if exc.status_code < 500 else "server_error"
-        return {"error": {"message": exc.message, "type": kind, "code": exc.code}}
-    message = "Mnemo failed; see its log."
-    return {"error": {"message": message, "type": "server_error", "code": "internal_error"}}
-
-
 async def _sse(turn: ClientTurn, stack: AsyncExitStack, usage: bool) -> AsyncIterator[ServerSentEvent]:
     async with stack:
         last: Mapping[str, Any] = {}
@@ -85,7 +78,8 @@ async def _sse(turn: ClientTurn, stack: AsyncExitStack, usage: bool) -> AsyncIte
         except Exception as exc:
             if not isinstance(exc, MnemoError):
                 log.exception("completion stream of %s failed", turn.conversation_id)
-            yield ServerSentEvent(data=json.dumps(openai_error(exc), ensure_ascii=False))
+            body = problem(exc, COMPLETION_FAILED).openai_body()
+            yield ServerSentEvent(data=json.dumps(body, ensure_ascii=False))
             return
         yield ServerSentEvent(data="[DONE]")
 
