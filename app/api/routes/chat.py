@@ -12,7 +12,7 @@ from typing import Any
 from fastapi import APIRouter
 from sse_starlette import EventSourceResponse, ServerSentEvent
 
-from app.api.deps import ServicesDep
+from app.api.deps import SentDep, TurnsDep
 from app.api.errors import CHAT_STREAM_FAILED, problem
 from app.api.events import CHAT_EVENT
 from app.api.schemas.conversations import (
@@ -112,15 +112,15 @@ async def _sse(turn: LLMContextManager, stack: AsyncExitStack) -> AsyncIterator[
         503: {"model": ErrorResponse, "description": "llama.cpp or Chroma is unavailable; nothing stored"},
     },
 )
-async def chat(body: ChatRequest, services: ServicesDep) -> Any:
+async def chat(body: ChatRequest, turns: TurnsDep, sent: SentDep) -> Any:
     params: dict[str, Any] = {}
     if body.temperature is not None:
         params["temperature"] = body.temperature
-    turn = services.turn(body.conversation_id, body.message, body.max_tokens, params, body.project)
+    turn = turns.chat(body.conversation_id, body.message, body.max_tokens, params, body.project)
     stack = AsyncExitStack()
     await stack.enter_async_context(turn)
     assert turn.context is not None
-    services.contexts[body.conversation_id] = turn.context  # GET /conversations/{id}/context
+    sent.remember(turn.context)  # GET /conversations/{id}/context
     try:
         await turn.open()
     except BaseException:

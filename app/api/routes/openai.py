@@ -14,7 +14,7 @@ from fastapi import APIRouter, Body, Header
 from fastapi.responses import JSONResponse
 from sse_starlette import EventSourceResponse, ServerSentEvent
 
-from app.api.deps import ServicesDep
+from app.api.deps import LLMDep, SentDep, TurnsDep
 from app.api.errors import COMPLETION_FAILED, problem
 from app.api.events import COMPLETION_EVENT
 from app.api.schemas.openai import REQUEST_EXAMPLES, ChatCompletionRequest, openai_error_responses
@@ -155,7 +155,8 @@ class Completion:
 )
 async def chat_completions(
     body: Annotated[ChatCompletionRequest, Body(openapi_examples=REQUEST_EXAMPLES)],
-    services: ServicesDep,
+    turns: TurnsDep,
+    sent: SentDep,
     x_conversation_id: Annotated[
         str | None,
         Header(
@@ -167,14 +168,12 @@ async def chat_completions(
     messages = [m.model_dump(exclude_unset=True) for m in body.messages]
     conversation_id = conversation_of(x_conversation_id, body, messages)
     params = {k: v for k, v in body.model_dump(exclude_unset=True).items() if k not in OWN_FIELDS}
-    turn = services.client_turn(
-        conversation_id, messages, body.max_tokens or body.max_completion_tokens, params
-    )
+    turn = turns.client(conversation_id, messages, body.max_tokens or body.max_completion_tokens, params)
     stack = AsyncExitStack()
     await stack.enter_async_context(turn)
     try:
         assert turn.context is not None
-        services.contexts[conversation_id] = turn.context
+        sent.remember(turn.context)
         await turn.open()
     except BaseException:
         await stack.__aexit__(*sys.exc_info())
@@ -191,5 +190,5 @@ async def chat_completions(
 
 
 @router.get("/models", summary="The models llama.cpp serves", description="llama.cpp's own /v1/models.")
-async def models(services: ServicesDep) -> Any:
-    return await services.llm.models()
+async def models(llm: LLMDep) -> Any:
+    return await llm.models()
