@@ -4,10 +4,8 @@ from __future__ import annotations
 
 import json
 import logging
-import sys
 import time
-from collections.abc import AsyncIterator, Mapping
-from contextlib import AsyncExitStack
+from collections.abc import AsyncGenerator, Mapping
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Body, Header
@@ -18,6 +16,7 @@ from app.api.deps import LLMDep, SentDep, TurnsDep
 from app.api.errors import COMPLETION_FAILED, problem
 from app.api.events import COMPLETION_EVENT
 from app.api.schemas.openai import REQUEST_EXAMPLES, ChatCompletionRequest, openai_error_responses
+from app.api.streaming import opened, relayed
 from app.errors import InvalidInput, MnemoError
 from app.fields import NAME_CHARS, check_conversation_id
 from app.llm.llama import Delta, Finished
@@ -64,24 +63,23 @@ def _usage_chunk(last: Mapping[str, Any], finished: Finished) -> dict[str, Any]:
     }
 
 
-async def _sse(turn: ClientTurn, stack: AsyncExitStack, usage: bool) -> AsyncIterator[ServerSentEvent]:
-    async with stack:
-        last: Mapping[str, Any] = {}
-        try:
-            async for event in turn.events():
-                if isinstance(event, Delta) and event.chunk is not None:
-                    last = event.chunk
-                    yield ServerSentEvent(data=json.dumps(_chunk(event.chunk), ensure_ascii=False))
-                elif isinstance(event, Finished) and usage:
-                    yield ServerSentEvent(data=json.dumps(_usage_chunk(last, event), ensure_ascii=False))
-            await turn.commit()
-        except Exception as exc:
-            if not isinstance(exc, MnemoError):
-                log.exception("completion stream of %s failed", turn.conversation_id)
-            body = problem(exc, COMPLETION_FAILED).openai_body()
-            yield ServerSentEvent(data=json.dumps(body, ensure_ascii=False))
-            return
-        yield ServerSentEvent(data="[DONE]")
+async def _sse(turn: ClientTurn, usage: bool) -> AsyncGenerator[ServerSentEvent, None]:
+    last: Mapping[str, Any] = {}
+    try:
+        async for event in turn.events():
+            if isinstance(event, Delta) and event.chunk is not None:
+                last = event.chunk
+                yield ServerSentEvent(data=json.dumps(_chunk(event.chunk), ensure_ascii=False))
+            elif isinstance(event, Finished) and usage:
+                yield ServerSentEvent(data=json.dumps(_usage_chunk(last, event), ensure_ascii=False))
+        await turn.commit()
+    except Exception as exc:
+        if not isinstance(exc, MnemoError):
+            log.exception("completion stream of %s failed", turn.conversation_id)
+        body = problem(exc, COMPLETION_FAILED).openai_body()
+        yield ServerSentEvent(data=json.dumps(body, ensure_ascii=False))
+        return
+    yield ServerSentEvent(data="[DONE]")
 
 
 class Completion:
@@ -169,18 +167,10 @@ async def chat_completions(
     conversation_id = conversation_of(x_conversation_id, body, messages)
     params = {k: v for k, v in body.model_dump(exclude_unset=True).items() if k not in OWN_FIELDS}
     turn = turns.client(conversation_id, messages, body.max_tokens or body.max_completion_tokens, params)
-    stack = AsyncExitStack()
-    await stack.enter_async_context(turn)
-    try:
-        assert turn.context is not None
-        sent.remember(turn.context)
-        await turn.open()
-    except BaseException:
-        await stack.__aexit__(*sys.exc_info())
-        raise
+    stack = await opened(turn, sent.remember)
     if body.stream:
         usage = bool((body.stream_options or {}).get("include_usage"))
-        return EventSourceResponse(_sse(turn, stack, usage), ping=15, headers=_headers(turn))
+        return EventSourceResponse(relayed(stack, _sse(turn, usage)), ping=15, headers=_headers(turn))
     completion = Completion()
     async with stack:
         async for event in turn.events():
