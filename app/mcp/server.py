@@ -1,4 +1,4 @@
-"""Five memory tools (seed 003's names and argument shapes) on the official MCP SDK's MCPServer."""
+"""The long-term memory book as five MCP tools: store, search, retrieve, update and delete."""
 
 from __future__ import annotations
 
@@ -21,8 +21,6 @@ INSTRUCTIONS = (
 )
 Text = Annotated[str, Field(min_length=1, max_length=100_000)]
 TagList = Annotated[list[Annotated[str, Field(min_length=1, max_length=64)]], Field(max_length=50)]
-
-
 MEMORY = TypeAdapter(LongTermMemory)
 
 
