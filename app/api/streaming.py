@@ -17,8 +17,8 @@ from app.turns.context_manager import LLMContextManager
 T = TypeVar("T")
 
 
-async def opened(turn: LLMContextManager, sent: Callable[[PromptContext], None]) -> AsyncExitStack:
-    """Enter `turn`, hand its prompt to `sent`, start the model; the stack's exit ends the turn.
+async def opened(turn: LLMContextManager, remember: Callable[[PromptContext], None]) -> AsyncExitStack:
+    """Enter `turn`, hand its prompt to `remember`, start the model; the stack's exit ends the turn.
 
     If anything fails before the stack is handed over, the turn is cleaned up here and the error raised.
     """
@@ -26,7 +26,7 @@ async def opened(turn: LLMContextManager, sent: Callable[[PromptContext], None])
     await stack.enter_async_context(turn)
     try:
         assert turn.context is not None
-        sent(turn.context)
+        remember(turn.context)
         await turn.open()
     except BaseException:
         await stack.__aexit__(*sys.exc_info())
