@@ -3,16 +3,15 @@
 from __future__ import annotations
 
 import os
-from collections.abc import AsyncIterator, Mapping, Sequence
+from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
-from typing import Any
 
 import httpx
-from cachetools import LRUCache
 
 from app.conversations.history import History
 from app.conversations.keywords import KeywordIndex
+from app.conversations.recorder import Recorder
 from app.conversations.retriever import Retriever
 from app.conversations.store import ChromaStore, Store
 from app.conversations.summarizer import Summarizer, SummaryScheduler
@@ -21,20 +20,19 @@ from app.llm.llama import LlamaClient
 from app.llm.protocols import LLM
 from app.llm.tokens import TokenCounter
 from app.longterm.book import Memories
-from app.longterm.cleanup import Cleanup
 from app.longterm.extractor import Extractor, LongTermScheduler
 from app.longterm.keywords import MemoryKeywordIndex
 from app.longterm.store import MemoryStore
-from app.longterm.transfer import MemoryTransfer
 from app.prompt.budget import Shares
-from app.prompt.builder import ContextBuilder, PromptContext
+from app.prompt.builder import ContextBuilder
 from app.prompt.recall import LongTermRecall
+from app.prompt.sent import SentPrompts
 from app.settings import Settings
 from app.storage.chroma import chroma_client
 from app.storage.embedder import Embedder, SentenceTransformerEmbedder, default_model_path
 from app.storage.heap import Heap
-from app.turns.client_turn import ClientTurn
-from app.turns.context_manager import LLMContextManager, TurnParts
+from app.turns.context_manager import TurnParts
+from app.turns.factory import TurnFactory
 
 DEFAULT_EMBEDDING_MODEL = "all-MiniLM-L6-v2"
 HEAP_ARENAS = 2  # glibc's default, 8 per core, lets freed memory pile up in idle arenas
@@ -55,8 +53,7 @@ class Services:
     scheduler: SummaryScheduler
     memories: Memories | None = None
     long_term: LongTermScheduler | None = None
-    # The last prompt sent for each conversation, so a user can see what was injected.
-    contexts: LRUCache[str, PromptContext] = field(default_factory=lambda: LRUCache(maxsize=1000))
+    sent: SentPrompts = field(default_factory=SentPrompts)
 
     @classmethod
     def assemble(
@@ -121,59 +118,26 @@ class Services:
         )
 
     def require_memories(self) -> Memories:
+        """The long-term memory book, or StoreUnavailable where the service was built without one."""
         if self.memories is None:
             raise StoreUnavailable("long-term memories are not configured in this service")
         return self.memories
-
-    def transfer(self) -> MemoryTransfer:
-        return MemoryTransfer(self.require_memories())
-
-    def cleanup(self) -> Cleanup:
-        return Cleanup(self.require_memories())
 
     async def aclose(self) -> None:
         await self.scheduler.aclose()
         if self.long_term is not None:
             await self.long_term.aclose()
 
-    def turn(
-        self,
-        conversation_id: str,
-        message: str,
-        max_tokens: int | None,
-        params: dict[str, Any],
-        project: str | None = None,
-    ) -> LLMContextManager:
-        """The context manager for one chat turn."""
-        return LLMContextManager(
-            self._turn_parts(),
-            conversation_id=conversation_id,
-            message=message,
-            reply_tokens=max_tokens or self.settings.reply_tokens,
-            params=params,
-            project=project,
-        )
+    @property
+    def turns(self) -> TurnFactory:
+        """Makes each request's turn; built at each use, as a test or a bench may swap the scheduler."""
+        parts = TurnParts(self.builder, self.history, self.llm, self.scheduler, self.long_term)
+        return TurnFactory(parts, self.settings.reply_tokens)
 
-    def client_turn(
-        self,
-        conversation_id: str,
-        messages: Sequence[Mapping[str, Any]],
-        max_tokens: int | None,
-        params: dict[str, Any],
-    ) -> ClientTurn:
-        """The context manager for one turn of an OpenAI-style client."""
-        return ClientTurn(
-            self._turn_parts(),
-            conversation_id=conversation_id,
-            messages=messages,
-            reply_tokens=max_tokens or self.settings.reply_tokens,
-            params=params,
-            tools=params.get("tools"),
-        )
-
-    def _turn_parts(self) -> TurnParts:
-        # Read at each turn: a test or a bench may swap a part (the scheduler) after assembly.
-        return TurnParts(self.builder, self.history, self.llm, self.scheduler, self.long_term)
+    @property
+    def recorder(self) -> Recorder:
+        """Imports and forgets conversations; built at each use, like `turns`."""
+        return Recorder(self.history, self.scheduler)
 
 
 def long_term_parts(

@@ -12,12 +12,13 @@ from __future__ import annotations
 import json
 from collections.abc import AsyncIterator, Iterable
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Annotated, Literal
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError
 
 from app.conversations.models import utcnow
+from app.fields import NAME_PATTERN, as_utc, describe_errors, not_blank
 from app.longterm.book import Memories
 from app.longterm.models import LongTermMemory, MemoryType, Source
 
@@ -27,20 +28,8 @@ EMBED_BATCH = 64
 ImportMode = Literal["skip", "overwrite"]
 
 
-def _utc(value: datetime | None) -> datetime | None:
-    if value is not None and value.tzinfo is None:
-        return value.replace(tzinfo=UTC)
-    return value
-
-
-def _not_blank(value: str) -> str:
-    if not value.strip():
-        raise ValueError("must not be blank")
-    return value
-
-
-When = Annotated[datetime, AfterValidator(_utc)]
-MaybeWhen = Annotated[datetime | None, AfterValidator(_utc)]
+When = Annotated[datetime, AfterValidator(as_utc)]
+MaybeWhen = Annotated[datetime | None, AfterValidator(as_utc)]
 
 
 class MemoryRecord(BaseModel):
@@ -48,12 +37,12 @@ class MemoryRecord(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    id: str = Field(pattern=r"^[A-Za-z0-9._:-]{1,128}$")
+    id: str = Field(pattern=NAME_PATTERN)
     type: MemoryType
-    title: Annotated[str, Field(max_length=500), AfterValidator(_not_blank)]
-    content: Annotated[str, Field(max_length=100_000), AfterValidator(_not_blank)]
+    title: Annotated[str, Field(max_length=500), AfterValidator(not_blank)]
+    content: Annotated[str, Field(max_length=100_000), AfterValidator(not_blank)]
     tags: list[Annotated[str, Field(pattern=r"^[^|]{1,64}$")]] = Field(default_factory=list, max_length=50)
-    project: str | None = Field(None, pattern=r"^[A-Za-z0-9._:-]{1,128}$")
+    project: str | None = Field(None, pattern=NAME_PATTERN)
     source: Source = Source.USER
     pinned: bool = False
     created_at: When
@@ -96,11 +85,7 @@ class ImportReport:
 
 def _problem(exc: Exception) -> str:
     if isinstance(exc, ValidationError):
-        parts = []
-        for error in exc.errors():
-            loc = ".".join(str(p) for p in error.get("loc", ())) or "line"
-            parts.append(f"{loc}: {str(error.get('msg', 'invalid')).removeprefix('Value error, ')}")
-        return "; ".join(parts)
+        return describe_errors(exc.errors(), whole="line")
     return str(exc)
 
 

@@ -1,4 +1,4 @@
-"""Five memory tools (seed 003's names and argument shapes) on the official MCP SDK's MCPServer."""
+"""The long-term memory book as five MCP tools: store, search, retrieve, update and delete."""
 
 from __future__ import annotations
 
@@ -6,15 +6,14 @@ from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from typing import Annotated, Any
 
-from fastapi import FastAPI
 from mcp.server.mcpserver import MCPServer
 from mcp.server.mcpserver.exceptions import ToolError
-from pydantic import Field
+from pydantic import Field, TypeAdapter
 
-from app.api.schemas.memories import PROJECT, MemoryOut, ScoredOut
 from app.errors import MnemoError
+from app.fields import NAME_RULE, check_project, clean_tags, not_blank
 from app.longterm.book import Memories
-from app.longterm.models import LongTermMemory, MemoryQuery, MemoryType, Source
+from app.longterm.models import LongTermMemory, MemoryQuery, MemoryType, Scored, Source
 
 INSTRUCTIONS = (
     "Mnemo's long-term memory. Store facts worth keeping across conversations (memory-store), find them "
@@ -22,28 +21,39 @@ INSTRUCTIONS = (
 )
 Text = Annotated[str, Field(min_length=1, max_length=100_000)]
 TagList = Annotated[list[Annotated[str, Field(min_length=1, max_length=64)]], Field(max_length=50)]
+MEMORY = TypeAdapter(LongTermMemory)
 
 
 def _blank(name: str, value: str | None) -> None:
-    if value is not None and not value.strip():
-        raise ToolError(f"{name} must not be blank")
+    try:
+        if value is not None:
+            not_blank(value)
+    except ValueError as exc:
+        raise ToolError(f"{name} {exc}") from exc
 
 
 def _project(value: str | None) -> str | None:
-    if value is not None and not PROJECT.fullmatch(value):
-        raise ToolError("projectId must be 1-128 characters from A-Z a-z 0-9 . _ : -")
-    return value
+    try:
+        return check_project(value)
+    except ValueError as exc:
+        raise ToolError(f"projectId must be {NAME_RULE}") from exc
 
 
 def _tags(values: list[str] | None) -> tuple[str, ...]:
-    tags = [" ".join(v.split()) for v in values or []]
-    if any(not t or "|" in t for t in tags):
-        raise ToolError("a tag must not be blank or contain '|'")
-    return tuple(dict.fromkeys(tags))
+    try:
+        return tuple(clean_tags(values or []))
+    except ValueError as exc:
+        raise ToolError("a tag must not be blank or contain '|'") from exc
 
 
-def _dump(memory: LongTermMemory) -> dict[str, Any]:
-    return MemoryOut.of(memory).model_dump(mode="json")
+def as_json(memory: LongTermMemory) -> dict[str, Any]:
+    """A memory as JSON, with the same fields as the HTTP API's."""
+    fields: dict[str, Any] = MEMORY.dump_python(memory, mode="json")
+    return {"id": memory.id, **fields, "current": memory.current}
+
+
+def scored_json(item: Scored) -> dict[str, Any]:
+    return {**as_json(item.memory), "score": item.score, "semantic": item.semantic, "keyword": item.keyword}
 
 
 def build_mcp_server(memories: Callable[[], Memories]) -> MCPServer:
@@ -81,9 +91,9 @@ def build_mcp_server(memories: Callable[[], Memories]) -> MCPServer:
             source=Source.EXTRACTED,  # a model called the tool
         )
         stored = await guarded(memories().create(memory))
-        result = {"outcome": stored.outcome.value, "memory": _dump(stored.memory)}
+        result = {"outcome": stored.outcome.value, "memory": as_json(stored.memory)}
         if stored.closed is not None:
-            result["closed"] = _dump(stored.closed)
+            result["closed"] = as_json(stored.closed)
         return result
 
     @server.tool(name="memory-search", description="Search memories by text, type, tags and project.")
@@ -105,7 +115,7 @@ def build_mcp_server(memories: Callable[[], Memories]) -> MCPServer:
         page = await guarded(memories().search(query))
         return {
             "total": page.total,
-            "memories": [ScoredOut.scored(s).model_dump(mode="json") for s in page.items],
+            "memories": [scored_json(s) for s in page.items],
         }
 
     @server.tool(name="memory-retrieve", description="Read one memory by id (counts as a use).")
@@ -113,7 +123,7 @@ def build_mcp_server(memories: Callable[[], Memories]) -> MCPServer:
         book = memories()
         await guarded(book.get(id))
         await guarded(book.mark_used([id]))
-        return _dump(await guarded(book.get(id)))
+        return as_json(await guarded(book.get(id)))
 
     @server.tool(name="memory-update", description="Correct a memory's title, content, tags or type.")
     async def memory_update(
@@ -136,7 +146,7 @@ def build_mcp_server(memories: Callable[[], Memories]) -> MCPServer:
             changes["type"] = type
         if not changes:
             raise ToolError("nothing to change: give title, content, tags or type")
-        return _dump(await guarded(memories().update(id, changes)))
+        return as_json(await guarded(memories().update(id, changes)))
 
     @server.tool(name="memory-delete", description="Delete a memory by id.")
     async def memory_delete(id: str) -> dict[str, Any]:
@@ -144,12 +154,6 @@ def build_mcp_server(memories: Callable[[], Memories]) -> MCPServer:
         return {"id": id, "deleted": True}
 
     return server
-
-
-def mount_mcp(app: FastAPI, server: MCPServer, host: str = "127.0.0.1") -> None:
-    """Serve the tools over streamable HTTP at /mcp, as a route of the app itself."""
-    http_app = server.streamable_http_app(streamable_http_path="/mcp", host=host)
-    app.router.routes.extend(http_app.routes)
 
 
 @asynccontextmanager

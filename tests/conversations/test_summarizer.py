@@ -10,7 +10,7 @@ from tests.fakes import FakeLLM
 
 async def chat(services: Services, cid: str, n: int) -> None:
     for i in range(n):
-        async with services.turn(cid, f"message number {i}", None, {}) as turn:
+        async with services.turns.chat(cid, f"message number {i}", None, {}) as turn:
             async for _ in turn.events():
                 pass
             await turn.commit()
@@ -30,7 +30,7 @@ async def test_turns_that_leave_the_window_are_folded_into_a_summary(
     prompt = llm.completions[0][-1]["content"]
     assert "message number 0" in prompt and "message number 1" in prompt
     # the next prompt carries the summary and only the turns after it
-    async with services.turn("c1", "next", None, {}) as turn:
+    async with services.turns.chat("c1", "next", None, {}) as turn:
         assert turn.context is not None
         assert turn.context.summaries == [summary]
         assert [t.turn_index for t in turn.context.window] == [4, 5]
@@ -60,7 +60,7 @@ async def test_summaries_fold_into_higher_levels_and_stay_bounded(services: Serv
     # every 2 user turns, keep 2 turns raw, fanout 4 (conftest and defaults)
     for _ in range(40):
         await chat(services, "c1", 1)
-        async with services.turn("c1", "peek", None, {}) as turn:
+        async with services.turns.chat("c1", "peek", None, {}) as turn:
             assert turn.context is not None
             active = turn.context.summaries
             assert len(active) <= 3 * 2  # fewer than fanout per level, levels 0 and 1 here

@@ -2,13 +2,20 @@
 
 from __future__ import annotations
 
+import ast
+from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
 import httpx
 from fastapi import FastAPI
 from mcp import Client
 
+from app.api.schemas.memories import MemoryOut, ScoredOut
+from app.longterm.models import LongTermMemory, MemoryType, Scored
 from app.main import create_app
+from app.mcp import server
+from app.mcp.server import as_json, scored_json
 from app.settings import Settings
 from app.wiring import Services
 
@@ -84,3 +91,45 @@ async def test_the_five_tools_store_search_retrieve_update_and_delete(
         assert blank.is_error and "blank" in str(blank.content)
         nothing = await mcp.call_tool("memory-update", {"id": "x"})
         assert nothing.is_error
+
+
+async def test_bad_tags_projects_and_blank_text_are_refused_with_their_messages(
+    settings: Settings, services: Services
+) -> None:
+    app: FastAPI = create_app(settings, services)
+    app.state.services = services
+    args = {"type": "general", "title": "t", "content": "c"}
+    async with Client(app.state.mcp) as mcp:
+        for extra, message in [
+            ({"tags": ["a|b"]}, "a tag must not be blank or contain '|'"),
+            ({"tags": [" "]}, "a tag must not be blank or contain '|'"),
+            ({"projectId": "a b"}, "projectId must be 1-128 characters from A-Z a-z 0-9 . _ : -"),
+            ({"title": " "}, "title must not be blank"),
+        ]:
+            result = await mcp.call_tool("memory-store", args | extra)
+            assert result.is_error and message in str(result.content), (extra, result.content)
+        stored = await call(
+            mcp, "memory-store", args | {"tags": [" big  data ", "big data"], "projectId": "p.1"}
+        )
+        assert stored["memory"]["tags"] == ["big data"] and stored["memory"]["project"] == "p.1"
+
+
+def test_a_memory_reads_as_the_http_api_shows_it() -> None:
+    memory = LongTermMemory(
+        type=MemoryType.USER_PREFERENCE,
+        title="Theme",
+        content="dark",
+        tags=("ui",),
+        project="p",
+        last_used_at=datetime(2025, 5, 1, 9, 30, tzinfo=UTC),
+    )
+    assert as_json(memory) == MemoryOut.of(memory).model_dump(mode="json")
+    scored = Scored(memory, score=0.5, semantic=0.7, keyword=None)
+    assert scored_json(scored) == ScoredOut.scored(scored).model_dump(mode="json")
+
+
+def test_the_tools_stand_apart_from_the_http_layer() -> None:
+    tree = ast.parse(Path(server.__file__).read_text())
+    imported = {n.module for n in ast.walk(tree) if isinstance(n, ast.ImportFrom) and n.module}
+    imported |= {a.name for n in ast.walk(tree) if isinstance(n, ast.Import) for a in n.names}
+    assert not {m for m in imported if m.startswith(("fastapi", "starlette", "app.api"))}

@@ -20,7 +20,7 @@ async def seed(services: Services, cid: str, texts: list[str]) -> None:
 
 async def run_turn(services: Services, cid: str, message: str) -> list[object]:
     events: list[object] = []
-    async with services.turn(cid, message, None, {}) as turn:
+    async with services.turns.chat(cid, message, None, {}) as turn:
         async for event in turn.events():
             events.append(event)
         await turn.commit()
@@ -44,7 +44,7 @@ async def test_a_turn_stores_both_messages_with_metadata(services: Services, llm
 async def test_old_turns_are_recalled_but_window_turns_are_not(services: Services, llm: FakeLLM) -> None:
     facts = ["my sister lives in Reykjavik", "noted"] + [f"filler talk number {i}" for i in range(10)]
     await seed(services, "c1", facts)
-    async with services.turn("c1", "where does my sister live", None, {}) as turn:
+    async with services.turns.chat("c1", "where does my sister live", None, {}) as turn:
         assert turn.context is not None
         recalled = [m.turn.content for m in turn.context.memories]
         window = [t.turn_index for t in turn.context.window]
@@ -71,7 +71,7 @@ async def test_a_cancelled_turn_still_stores_what_was_said(services: Services, l
     gate = asyncio.Event()
 
     async def consume() -> None:
-        async with services.turn("c1", "are you there", None, {}) as turn:
+        async with services.turns.chat("c1", "are you there", None, {}) as turn:
             async for _ in turn.events():
                 gate.set()
                 await asyncio.sleep(10)
@@ -108,7 +108,7 @@ async def test_a_message_too_large_is_refused_and_nothing_stored(services: Servi
 async def test_the_prompt_never_exceeds_its_budget(services: Services, llm: FakeLLM) -> None:
     llm.n_ctx = 300
     await seed(services, "c1", [f"turn {i} " + "blah " * 30 for i in range(12)])
-    async with services.turn("c1", "blah question", None, {}) as turn:
+    async with services.turns.chat("c1", "blah question", None, {}) as turn:
         assert turn.context is not None
         assert turn.context.prompt_tokens <= turn.context.budget == 300 - services.settings.reply_tokens
         assert await llm.count_prompt(turn.context.messages) == turn.context.prompt_tokens

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from app.api.deps import check_conversation_id
 from app.conversations.models import Turn
+from app.fields import check_conversation_id
 from app.turns.openai_sync import (
     ClientMessage,
     conversation_messages,

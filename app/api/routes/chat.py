@@ -4,15 +4,14 @@ from __future__ import annotations
 
 import json
 import logging
-import sys
-from collections.abc import AsyncIterator
-from contextlib import AsyncExitStack
+from collections.abc import AsyncGenerator
 from typing import Any
 
 from fastapi import APIRouter
 from sse_starlette import EventSourceResponse, ServerSentEvent
 
-from app.api.deps import ServicesDep
+from app.api.deps import SentDep, TurnsDep
+from app.api.errors import CHAT_STREAM_FAILED, problem
 from app.api.events import CHAT_EVENT
 from app.api.schemas.conversations import (
     ChatRequest,
@@ -23,6 +22,7 @@ from app.api.schemas.conversations import (
     UsageOut,
 )
 from app.api.schemas.memories import ScoredOut
+from app.api.streaming import opened, relayed
 from app.errors import MnemoError
 from app.llm.protocols import Delta
 from app.turns.context_manager import LLMContextManager
@@ -50,12 +50,6 @@ def _event(name: str, payload: dict[str, Any]) -> ServerSentEvent:
     return ServerSentEvent(event=name, data=json.dumps(payload, ensure_ascii=False, default=str))
 
 
-def _error(exc: Exception) -> dict[str, Any]:
-    if isinstance(exc, MnemoError):
-        return {"error": {"code": exc.code, "message": exc.message}}
-    return {"error": {"code": "internal_error", "message": "Mnemo failed while streaming; see its log."}}
-
-
 def _memories(turn: LLMContextManager) -> list[RecalledOut]:
     assert turn.context is not None
     return [RecalledOut.of(m) for m in turn.context.memories]
@@ -71,34 +65,33 @@ def _prompt(turn: LLMContextManager) -> PromptOut:
     return PromptOut(tokens=turn.context.prompt_tokens, budget=turn.context.budget)
 
 
-async def _sse(turn: LLMContextManager, stack: AsyncExitStack) -> AsyncIterator[ServerSentEvent]:
-    async with stack:
-        yield _event(
-            "memory",
-            {
-                "memories": [m.model_dump(mode="json") for m in _memories(turn)],
-                "long_term_memories": [m.model_dump(mode="json") for m in _long_term(turn)],
-            },
-        )
-        try:
-            async for event in turn.events():
-                if isinstance(event, Delta) and event.text:
-                    yield _event("token", {"delta": event.text})
-            stored = await turn.commit()
-        except Exception as exc:
-            if not isinstance(exc, MnemoError):
-                log.exception("chat stream of %s failed", turn.conversation_id)
-            yield _event("error", _error(exc))
-            return
-        yield _event(
-            "done",
-            {
-                "usage": UsageOut.of(turn.usage).model_dump(),
-                "prompt": _prompt(turn).model_dump(),
-                "turn_index": stored[0].turn_index,
-                "finish_reason": turn.finish_reason,
-            },
-        )
+async def _sse(turn: LLMContextManager) -> AsyncGenerator[ServerSentEvent, None]:
+    yield _event(
+        "memory",
+        {
+            "memories": [m.model_dump(mode="json") for m in _memories(turn)],
+            "long_term_memories": [m.model_dump(mode="json") for m in _long_term(turn)],
+        },
+    )
+    try:
+        async for event in turn.events():
+            if isinstance(event, Delta) and event.text:
+                yield _event("token", {"delta": event.text})
+        stored = await turn.commit()
+    except Exception as exc:
+        if not isinstance(exc, MnemoError):
+            log.exception("chat stream of %s failed", turn.conversation_id)
+        yield _event("error", problem(exc, CHAT_STREAM_FAILED).body())
+        return
+    yield _event(
+        "done",
+        {
+            "usage": UsageOut.of(turn.usage).model_dump(),
+            "prompt": _prompt(turn).model_dump(),
+            "turn_index": stored[0].turn_index,
+            "finish_reason": turn.finish_reason,
+        },
+    )
 
 
 @router.post(
@@ -117,22 +110,14 @@ async def _sse(turn: LLMContextManager, stack: AsyncExitStack) -> AsyncIterator[
         503: {"model": ErrorResponse, "description": "llama.cpp or Chroma is unavailable; nothing stored"},
     },
 )
-async def chat(body: ChatRequest, services: ServicesDep) -> Any:
+async def chat(body: ChatRequest, turns: TurnsDep, sent: SentDep) -> Any:
     params: dict[str, Any] = {}
     if body.temperature is not None:
         params["temperature"] = body.temperature
-    turn = services.turn(body.conversation_id, body.message, body.max_tokens, params, body.project)
-    stack = AsyncExitStack()
-    await stack.enter_async_context(turn)
-    assert turn.context is not None
-    services.contexts[body.conversation_id] = turn.context  # GET /conversations/{id}/context
-    try:
-        await turn.open()
-    except BaseException:
-        await stack.__aexit__(*sys.exc_info())
-        raise
+    turn = turns.chat(body.conversation_id, body.message, body.max_tokens, params, body.project)
+    stack = await opened(turn, sent.remember)
     if body.stream:
-        return EventSourceResponse(_sse(turn, stack), ping=15)
+        return EventSourceResponse(relayed(stack, _sse(turn)), ping=15)
     async with stack:
         async for _ in turn.events():
             pass

@@ -6,7 +6,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Query, status
 
-from app.api.deps import ConversationIdPath, ServicesDep
+from app.api.deps import BuilderDep, ConversationIdPath, HistoryDep, RecorderDep, SentDep, SettingsDep
 from app.api.schemas.conversations import (
     ContextRequest,
     ContextResponse,
@@ -35,15 +35,13 @@ ERRORS = error_responses(422, 503)
     responses=ERRORS,
 )
 async def import_messages(
-    conversation_id: ConversationIdPath, body: ImportRequest, services: ServicesDep
+    conversation_id: ConversationIdPath, body: ImportRequest, recorder: RecorderDep
 ) -> ImportResponse:
     messages = [
         NewMessage(role=m.role, content=m.content, name=m.name, created_at=m.created_at)
         for m in body.messages
     ]
-    async with services.history.locked(conversation_id):
-        turns = await services.history.append(conversation_id, messages)
-    services.scheduler.schedule(conversation_id)
+    turns = await recorder.append(conversation_id, messages)
     return ImportResponse(
         conversation_id=conversation_id,
         ids=[t.id for t in turns],
@@ -60,14 +58,14 @@ async def import_messages(
 )
 async def list_messages(
     conversation_id: ConversationIdPath,
-    services: ServicesDep,
+    history: HistoryDep,
     offset: Annotated[int, Query(ge=0)] = 0,
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
     include_abandoned: Annotated[bool, Query(description="Also turns left by a regenerate or edit")] = False,
 ) -> MessagesPage:
-    total = await services.history.next_index(conversation_id)
+    total = await history.next_index(conversation_id)
     stop = min(offset + limit, total)
-    turns = await services.history.read(conversation_id, offset, stop, include_abandoned)
+    turns = await history.read(conversation_id, offset, stop, include_abandoned)
     return MessagesPage(
         conversation_id=conversation_id,
         messages=[MessageOut.of(t) for t in turns],
@@ -90,10 +88,10 @@ async def list_messages(
     responses=ERRORS,
 )
 async def preview_context(
-    conversation_id: ConversationIdPath, body: ContextRequest, services: ServicesDep
+    conversation_id: ConversationIdPath, body: ContextRequest, builder: BuilderDep, settings: SettingsDep
 ) -> ContextResponse:
-    budget = body.max_tokens or await services.builder.prompt_budget(services.settings.reply_tokens)
-    context = await services.builder.build(conversation_id, body.query, budget, body.project)
+    budget = body.max_tokens or await builder.prompt_budget(settings.reply_tokens)
+    context = await builder.build(conversation_id, body.query, budget, body.project)
     return ContextResponse.of(context)
 
 
@@ -107,8 +105,8 @@ async def preview_context(
     ),
     responses=error_responses(404, 422, 503),
 )
-async def last_context(conversation_id: ConversationIdPath, services: ServicesDep) -> ContextResponse:
-    context = services.contexts.get(conversation_id)
+async def last_context(conversation_id: ConversationIdPath, sent: SentDep) -> ContextResponse:
+    context = sent.last(conversation_id)
     if context is None:
         raise NotFound(f"No prompt was sent for conversation {conversation_id!r} since Mnemo started.")
     return ContextResponse.of(context)
@@ -121,8 +119,8 @@ async def last_context(conversation_id: ConversationIdPath, services: ServicesDe
     description="The summaries written for a conversation, with the turn range and dates each covers.",
     responses=ERRORS,
 )
-async def list_summaries(conversation_id: ConversationIdPath, services: ServicesDep) -> SummariesOut:
-    summaries = await services.history.summaries(conversation_id)
+async def list_summaries(conversation_id: ConversationIdPath, history: HistoryDep) -> SummariesOut:
+    summaries = await history.summaries(conversation_id)
     return SummariesOut(conversation_id=conversation_id, summaries=[SummaryOut.of(s) for s in summaries])
 
 
@@ -133,7 +131,6 @@ async def list_summaries(conversation_id: ConversationIdPath, services: Services
     description="Deletes every turn, summary and vector of the conversation. Deleting twice is harmless.",
     responses=ERRORS,
 )
-async def delete_conversation(conversation_id: ConversationIdPath, services: ServicesDep) -> DeleteResponse:
-    async with services.history.locked(conversation_id):
-        deleted = await services.history.forget(conversation_id)
+async def delete_conversation(conversation_id: ConversationIdPath, recorder: RecorderDep) -> DeleteResponse:
+    deleted = await recorder.forget(conversation_id)
     return DeleteResponse(conversation_id=conversation_id, deleted=deleted)

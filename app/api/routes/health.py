@@ -5,7 +5,7 @@ from __future__ import annotations
 from fastapi import APIRouter
 from fastapi.responses import JSONResponse
 
-from app.api.deps import ServicesDep
+from app.api.deps import BuilderDep, CounterDep, LLMDep, StoreDep, SummariesDep
 from app.errors import MnemoError
 
 router = APIRouter(tags=["health"])
@@ -24,11 +24,13 @@ async def health() -> dict[str, str]:
         "context size in use and whether token counts are exact (llama.cpp's tokenizer) or estimated."
     ),
 )
-async def ready(services: ServicesDep) -> JSONResponse:
+async def ready(
+    llm: LLMDep, store: StoreDep, builder: BuilderDep, counter: CounterDep, summaries: SummariesDep
+) -> JSONResponse:
     checks: dict[str, str] = {}
-    checks["llm"] = "ok" if await services.llm.healthy() else "unavailable"
+    checks["llm"] = "ok" if await llm.healthy() else "unavailable"
     try:
-        await services.store.ping()
+        await store.ping()
         checks["store"] = "ok"
     except MnemoError as exc:
         checks["store"] = exc.message
@@ -36,11 +38,11 @@ async def ready(services: ServicesDep) -> JSONResponse:
     body: dict[str, object] = {"status": "ready" if ok else "unavailable", **checks}
     if checks["llm"] == "ok":
         try:
-            body["context_tokens"] = await services.builder.context_size()
+            body["context_tokens"] = await builder.context_size()
         except MnemoError as exc:
             body["context_tokens"] = exc.message
         # "estimate" when the server offers no tokenizer: counts are then conservative guesses.
-        body["token_counts"] = "exact" if services.counter.exact else "estimate"
-    body["summaries_in_progress"] = services.scheduler.busy
-    body["summary_failures"] = services.scheduler.failures
+        body["token_counts"] = "exact" if counter.exact else "estimate"
+    body["summaries_in_progress"] = summaries.busy
+    body["summary_failures"] = summaries.failures
     return JSONResponse(body, status_code=200 if ok else 503)

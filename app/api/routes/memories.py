@@ -8,7 +8,7 @@ from typing import Annotated, Literal
 from fastapi import APIRouter, Query, Request, Response, status
 from fastapi.responses import StreamingResponse
 
-from app.api.deps import ServicesDep
+from app.api.deps import BookDep, CleanupDep, ExtractorDep, SummariesDep, TransferDep
 from app.api.schemas.conversations import error_responses
 from app.api.schemas.memories import (
     PROJECT_SCHEMA,
@@ -24,11 +24,9 @@ from app.api.schemas.memories import (
     MemoryPatch,
     MergedOut,
     StoredOut,
-    as_utc,
-    check_project,
 )
 from app.errors import InvalidInput
-from app.fields import JsonDateTime
+from app.fields import JsonDateTime, as_utc, check_project
 from app.longterm.book import Outcome
 from app.longterm.cleanup import CleanupPolicy
 from app.longterm.models import LongTermMemory, MemoryQuery, MemoryType, Source
@@ -71,7 +69,7 @@ IMPORT_BODY = {
     ),
     responses={200: {"model": StoredOut, "description": "Merged into a memory already stored"}, **ERRORS},
 )
-async def create_memory(body: MemoryCreate, services: ServicesDep, response: Response) -> StoredOut:
+async def create_memory(body: MemoryCreate, book: BookDep, response: Response) -> StoredOut:
     memory = LongTermMemory(
         type=body.type,
         title=body.title,
@@ -81,7 +79,7 @@ async def create_memory(body: MemoryCreate, services: ServicesDep, response: Res
         pinned=body.pinned,
         source=Source.USER,
     )
-    stored = await services.require_memories().create(memory, supersedes=body.supersedes)
+    stored = await book.create(memory, supersedes=body.supersedes)
     if stored.outcome == Outcome.MERGED:
         response.status_code = status.HTTP_200_OK
     return StoredOut(
@@ -105,7 +103,7 @@ async def create_memory(body: MemoryCreate, services: ServicesDep, response: Res
     responses=ERRORS,
 )
 async def list_memories(
-    services: ServicesDep,
+    book: BookDep,
     q: Annotated[str | None, Query(max_length=2000, description="Text to search for")] = None,
     mode: Literal["hybrid", "semantic", "keyword"] = "hybrid",
     type: Annotated[list[MemoryType] | None, Query()] = None,
@@ -143,7 +141,7 @@ async def list_memories(
         limit=limit,
         min_score=min_score,
     )
-    return MemoryPageOut.of(await services.require_memories().search(query))
+    return MemoryPageOut.of(await book.search(query))
 
 
 @router.get(
@@ -156,19 +154,17 @@ async def list_memories(
     ),
     responses=ERRORS,
 )
-async def memory_stats(services: ServicesDep) -> dict[str, object]:
-    stats = await services.require_memories().stats()
-    extractor = services.long_term.extractor if services.long_term else None
+async def memory_stats(book: BookDep, extractor: ExtractorDep, summaries: SummariesDep) -> dict[str, object]:
+    stats = await book.stats()
     stats["extraction"] = {
         "enabled": extractor is not None,
         **(extractor.stats.as_dict() if extractor else {}),
     }
-    scheduler = services.scheduler
     stats["summaries"] = {
-        "written": scheduler.written,
-        "failed": scheduler.failures,
-        "running": scheduler.busy,
-        **scheduler.jobs.as_dict(),
+        "written": summaries.written,
+        "failed": summaries.failures,
+        "running": summaries.busy,
+        **summaries.jobs.as_dict(),
     }
     return stats
 
@@ -180,8 +176,8 @@ async def memory_stats(services: ServicesDep) -> dict[str, object]:
     response_class=StreamingResponse,
     responses={200: {"content": {"application/x-ndjson": {}}}, **ERRORS},
 )
-async def export_memories(services: ServicesDep) -> StreamingResponse:
-    lines = services.transfer().export()
+async def export_memories(transfer: TransferDep) -> StreamingResponse:
+    lines = transfer.export()
     first = await anext(lines)  # fail as a JSON error (not mid-stream) when the store is down
 
     async def body() -> AsyncIterator[str]:
@@ -209,7 +205,7 @@ async def export_memories(services: ServicesDep) -> StreamingResponse:
     openapi_extra={"requestBody": IMPORT_BODY},
 )
 async def import_memories(
-    request: Request, services: ServicesDep, mode: Literal["skip", "overwrite"] = "skip"
+    request: Request, transfer: TransferDep, mode: Literal["skip", "overwrite"] = "skip"
 ) -> ImportOut:
     raw = await request.body()
     if len(raw) > MAX_IMPORT_BYTES:
@@ -220,7 +216,7 @@ async def import_memories(
         raise InvalidInput(f"the import is not UTF-8: {exc}") from exc
     if not text.strip():
         raise InvalidInput("the import is empty")
-    report = await services.transfer().import_lines(text.splitlines(), mode)
+    report = await transfer.import_lines(text.splitlines(), mode)
     return ImportOut(
         imported=report.imported,
         overwritten=report.overwritten,
@@ -240,7 +236,7 @@ async def import_memories(
     ),
     responses=ERRORS,
 )
-async def cleanup_memories(body: CleanupIn, services: ServicesDep) -> CleanupOut:
+async def cleanup_memories(body: CleanupIn, cleanup: CleanupDep) -> CleanupOut:
     policy = CleanupPolicy(
         older_than_days=body.older_than_days,
         unused_days=body.unused_days,
@@ -249,7 +245,7 @@ async def cleanup_memories(body: CleanupIn, services: ServicesDep) -> CleanupOut
         max_memories=body.max_memories,
         dry_run=body.dry_run,
     )
-    report = await services.cleanup().run(policy)
+    report = await cleanup.run(policy)
     return CleanupOut(
         dry_run=report.dry_run,
         archived=report.archived,
@@ -259,8 +255,8 @@ async def cleanup_memories(body: CleanupIn, services: ServicesDep) -> CleanupOut
 
 
 @router.get("/{memory_id}", response_model=MemoryOut, summary="Read a memory", responses=ERRORS)
-async def get_memory(memory_id: str, services: ServicesDep) -> MemoryOut:
-    return MemoryOut.of(await services.require_memories().get(memory_id))
+async def get_memory(memory_id: str, book: BookDep) -> MemoryOut:
+    return MemoryOut.of(await book.get(memory_id))
 
 
 @router.patch(
@@ -270,16 +266,16 @@ async def get_memory(memory_id: str, services: ServicesDep) -> MemoryOut:
     description="A correction in place (same id); re-embedded when title or content change.",
     responses=ERRORS,
 )
-async def update_memory(memory_id: str, body: MemoryPatch, services: ServicesDep) -> MemoryOut:
+async def update_memory(memory_id: str, body: MemoryPatch, book: BookDep) -> MemoryOut:
     changes = body.changes()
     if not changes:
         raise InvalidInput("nothing to change: send at least one field")
-    return MemoryOut.of(await services.require_memories().update(memory_id, changes))
+    return MemoryOut.of(await book.update(memory_id, changes))
 
 
 @router.delete("/{memory_id}", response_model=DeletedOut, summary="Delete a memory", responses=ERRORS)
-async def delete_memory(memory_id: str, services: ServicesDep) -> DeletedOut:
-    await services.require_memories().delete(memory_id)
+async def delete_memory(memory_id: str, book: BookDep) -> DeletedOut:
+    await book.delete(memory_id)
     return DeletedOut(id=memory_id)
 
 
@@ -290,6 +286,6 @@ async def delete_memory(memory_id: str, services: ServicesDep) -> DeletedOut:
     description="The memory with those it superseded and those that superseded it, oldest first.",
     responses=ERRORS,
 )
-async def memory_history(memory_id: str, services: ServicesDep) -> HistoryOut:
-    versions = await services.require_memories().history(memory_id)
+async def memory_history(memory_id: str, book: BookDep) -> HistoryOut:
+    versions = await book.history(memory_id)
     return HistoryOut(id=memory_id, versions=[MemoryOut.of(m) for m in versions])

@@ -4,20 +4,21 @@ from __future__ import annotations
 
 import json
 import logging
-import sys
 import time
-from collections.abc import AsyncIterator, Mapping
-from contextlib import AsyncExitStack
+from collections.abc import AsyncGenerator, Mapping
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Body, Header
 from fastapi.responses import JSONResponse
 from sse_starlette import EventSourceResponse, ServerSentEvent
 
-from app.api.deps import ServicesDep, check_conversation_id
+from app.api.deps import LLMDep, SentDep, TurnsDep
+from app.api.errors import COMPLETION_FAILED, problem
 from app.api.events import COMPLETION_EVENT
 from app.api.schemas.openai import REQUEST_EXAMPLES, ChatCompletionRequest, openai_error_responses
+from app.api.streaming import opened, relayed
 from app.errors import InvalidInput, MnemoError
+from app.fields import NAME_CHARS, check_conversation_id
 from app.llm.protocols import Delta, Finished
 from app.turns.client_turn import ClientTurn
 from app.turns.openai_sync import derive_conversation_id
@@ -62,31 +63,23 @@ def _usage_chunk(last: Mapping[str, Any], finished: Finished) -> dict[str, Any]:
     }
 
 
-def openai_error(exc: Exception) -> dict[str, Any]:
-    if isinstance(exc, MnemoError):
-        kind = "invalid_request_error" if exc.status_code < 500 else "server_error"
-        return {"error": {"message": exc.message, "type": kind, "code": exc.code}}
-    message = "Mnemo failed; see its log."
-    return {"error": {"message": message, "type": "server_error", "code": "internal_error"}}
-
-
-async def _sse(turn: ClientTurn, stack: AsyncExitStack, usage: bool) -> AsyncIterator[ServerSentEvent]:
-    async with stack:
-        last: Mapping[str, Any] = {}
-        try:
-            async for event in turn.events():
-                if isinstance(event, Delta) and event.chunk is not None:
-                    last = event.chunk
-                    yield ServerSentEvent(data=json.dumps(_chunk(event.chunk), ensure_ascii=False))
-                elif isinstance(event, Finished) and usage:
-                    yield ServerSentEvent(data=json.dumps(_usage_chunk(last, event), ensure_ascii=False))
-            await turn.commit()
-        except Exception as exc:
-            if not isinstance(exc, MnemoError):
-                log.exception("completion stream of %s failed", turn.conversation_id)
-            yield ServerSentEvent(data=json.dumps(openai_error(exc), ensure_ascii=False))
-            return
-        yield ServerSentEvent(data="[DONE]")
+async def _sse(turn: ClientTurn, usage: bool) -> AsyncGenerator[ServerSentEvent, None]:
+    last: Mapping[str, Any] = {}
+    try:
+        async for event in turn.events():
+            if isinstance(event, Delta) and event.chunk is not None:
+                last = event.chunk
+                yield ServerSentEvent(data=json.dumps(_chunk(event.chunk), ensure_ascii=False))
+            elif isinstance(event, Finished) and usage:
+                yield ServerSentEvent(data=json.dumps(_usage_chunk(last, event), ensure_ascii=False))
+        await turn.commit()
+    except Exception as exc:
+        if not isinstance(exc, MnemoError):
+            log.exception("completion stream of %s failed", turn.conversation_id)
+        body = problem(exc, COMPLETION_FAILED).openai_body()
+        yield ServerSentEvent(data=json.dumps(body, ensure_ascii=False))
+        return
+    yield ServerSentEvent(data="[DONE]")
 
 
 class Completion:
@@ -160,33 +153,24 @@ class Completion:
 )
 async def chat_completions(
     body: Annotated[ChatCompletionRequest, Body(openapi_examples=REQUEST_EXAMPLES)],
-    services: ServicesDep,
+    turns: TurnsDep,
+    sent: SentDep,
     x_conversation_id: Annotated[
         str | None,
         Header(
             description="The conversation (empty: none given)",
-            json_schema_extra={"pattern": "^[A-Za-z0-9._:-]{0,128}$", "maxLength": 128},
+            json_schema_extra={"pattern": f"^{NAME_CHARS}{{0,128}}$", "maxLength": 128},
         ),
     ] = None,
 ) -> Any:
     messages = [m.model_dump(exclude_unset=True) for m in body.messages]
     conversation_id = conversation_of(x_conversation_id, body, messages)
     params = {k: v for k, v in body.model_dump(exclude_unset=True).items() if k not in OWN_FIELDS}
-    turn = services.client_turn(
-        conversation_id, messages, body.max_tokens or body.max_completion_tokens, params
-    )
-    stack = AsyncExitStack()
-    await stack.enter_async_context(turn)
-    try:
-        assert turn.context is not None
-        services.contexts[conversation_id] = turn.context
-        await turn.open()
-    except BaseException:
-        await stack.__aexit__(*sys.exc_info())
-        raise
+    turn = turns.client(conversation_id, messages, body.max_tokens or body.max_completion_tokens, params)
+    stack = await opened(turn, sent.remember)
     if body.stream:
         usage = bool((body.stream_options or {}).get("include_usage"))
-        return EventSourceResponse(_sse(turn, stack, usage), ping=15, headers=_headers(turn))
+        return EventSourceResponse(relayed(stack, _sse(turn, usage)), ping=15, headers=_headers(turn))
     completion = Completion()
     async with stack:
         async for event in turn.events():
@@ -196,5 +180,5 @@ async def chat_completions(
 
 
 @router.get("/models", summary="The models llama.cpp serves", description="llama.cpp's own /v1/models.")
-async def models(services: ServicesDep) -> Any:
-    return await services.llm.models()
+async def models(llm: LLMDep) -> Any:
+    return await llm.models()

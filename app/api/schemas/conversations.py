@@ -1,34 +1,24 @@
-"""Request and response bodies of the HTTP API."""
+"""Request and response bodies of /chat and /conversations, and the one error shape."""
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Annotated, Any, Literal
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StrictBool, StrictFloat
 
-from app.api.deps import ConversationIdStr
 from app.api.schemas.memories import NOT_BLANK, Project, ScoredOut
 from app.conversations.models import Recalled, Summary, Turn
-from app.fields import JsonDateTime, JsonInt
+from app.fields import NAME_PATTERN, JsonDateTime, JsonInt, as_utc, check_conversation_id, not_blank
 from app.llm.usage import Usage
 from app.prompt.builder import PromptContext
 
 MAX_MESSAGE_CHARS = 200_000
-
-
-def not_blank(value: str) -> str:
-    if not value.strip():
-        raise ValueError("must not be blank")
-    return value
-
-
-def as_utc(value: datetime | None) -> datetime | None:
-    if value is not None and value.tzinfo is None:
-        return value.replace(tzinfo=UTC)
-    return value
-
-
+# The rule check_conversation_id enforces, as the OpenAPI schema states it (the validator gives the message).
+CONVERSATION_ID_SCHEMA = {"pattern": NAME_PATTERN, "minLength": 1, "maxLength": 128}
+ConversationIdStr = Annotated[
+    str, Field(json_schema_extra=CONVERSATION_ID_SCHEMA), AfterValidator(check_conversation_id)
+]
 Text = Annotated[
     str, Field(max_length=MAX_MESSAGE_CHARS, json_schema_extra=NOT_BLANK), AfterValidator(not_blank)
 ]

@@ -1,53 +1,19 @@
-"""Request and response bodies of /memories (also used by the MCP tools)."""
+"""Request and response bodies of /memories."""
 
 from __future__ import annotations
 
-import re
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Annotated, Any, Literal
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StrictBool
 
-from app.fields import JsonInt
+from app.fields import NAME_PATTERN, JsonInt, check_project, clean_tags, not_blank
 from app.longterm.models import LongTermMemory, MemoryType, Page, Scored, Source
-
-PROJECT = re.compile(r"[A-Za-z0-9._:-]{1,128}")
-
-
-def not_blank(value: str) -> str:
-    if not value.strip():
-        raise ValueError("must not be blank")
-    return value
-
-
-def check_project(value: str | None) -> str | None:
-    if value is not None and not PROJECT.fullmatch(value):
-        raise ValueError("project must be 1-128 characters from A-Z a-z 0-9 . _ : -")
-    return value
-
-
-def clean_tags(values: list[str]) -> list[str]:
-    tags = []
-    for value in values:
-        tag = " ".join(value.split())
-        if not tag:
-            raise ValueError("a tag must not be blank")
-        if "|" in tag:
-            raise ValueError("a tag must not contain '|'")
-        tags.append(tag)
-    return list(dict.fromkeys(tags))
-
-
-def as_utc(value: datetime | None) -> datetime | None:
-    if value is not None and value.tzinfo is None:
-        return value.replace(tzinfo=UTC)
-    return value
-
 
 # The rules the validators enforce, stated in the OpenAPI schema too (the validators give the messages).
 NOT_BLANK = {"pattern": r"\S"}
 TAG = {"pattern": r"^[^|]*[^|\s][^|]*$"}
-PROJECT_SCHEMA = {"pattern": "^[A-Za-z0-9._:-]{1,128}$", "maxLength": 128}
+PROJECT_SCHEMA = {"pattern": NAME_PATTERN, "maxLength": 128}
 
 Title = Annotated[
     str, Field(min_length=1, max_length=500, json_schema_extra=NOT_BLANK), AfterValidator(not_blank)
