@@ -181,6 +181,7 @@ class ContextBuilder:
     async def build(
         self, conversation_id: str, message: str, budget: int, project: str | None = None
     ) -> PromptContext:
+        """The prompt for a /chat message: the stored window, its summaries and recalled turns."""
         next_index = await self._history.next_index(conversation_id)
         summaries = await self._history.active_summaries(conversation_id)
         # The window starts after the summarised past, so no turn is in the prompt twice;
