@@ -1,9 +1,11 @@
-"""A record of the background jobs (summaries, extraction): what each produced, or why it failed."""
+"""Background jobs (summaries, extraction): the tasks that run them, and a record of what each produced."""
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections import Counter, deque
+from collections.abc import Coroutine
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -47,3 +49,27 @@ class JobLog:
             "failures": dict(self.failures),
             "recent": [r.as_dict() for r in reversed(self._recent)],
         }
+
+
+class Background:
+    """Tasks run off the hot path: held until done, awaited by `drain`, cancelled by `aclose`."""
+
+    def __init__(self) -> None:
+        self._tasks: set[asyncio.Task[None]] = set()
+
+    def start(self, work: Coroutine[Any, Any, None], name: str) -> asyncio.Task[None]:
+        task = asyncio.create_task(work, name=name)
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+        return task
+
+    async def drain(self) -> None:
+        """Wait until no task runs, including tasks started while waiting."""
+        while self._tasks:
+            await asyncio.gather(*list(self._tasks), return_exceptions=True)
+
+    async def aclose(self) -> None:
+        """Cancel every task and wait for them to end."""
+        for task in list(self._tasks):
+            task.cancel()
+        await asyncio.gather(*list(self._tasks), return_exceptions=True)

@@ -45,8 +45,8 @@ from app.main import create_app  # noqa: E402
 from app.prompt.layout import build_messages  # noqa: E402
 from app.settings import Settings  # noqa: E402
 from app.wiring import open_services  # noqa: E402
+from bench.harness import start_llama  # noqa: E402
 from bench.locomo import CATEGORIES, NoSummaries, conversations, import_all, questions  # noqa: E402
-from tests.e2e.conftest import start_llama  # noqa: E402
 
 ARMS = ("mnemo", "window", "oracle")
 SYSTEM = (

@@ -40,8 +40,8 @@ from app.llm.models import DEFAULT, resolve  # noqa: E402
 from app.main import create_app  # noqa: E402
 from app.settings import Settings  # noqa: E402
 from app.wiring import open_services  # noqa: E402
+from bench.harness import start_llama  # noqa: E402
 from bench.locomo import CATEGORIES, NoSummaries, conversations, import_all, questions  # noqa: E402
-from tests.e2e.conftest import start_llama  # noqa: E402
 
 BUDGETS = (1024, 2048, 4096)
 KS = (5, 10, 25)

@@ -25,8 +25,8 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from app.llm.models import DEFAULT, resolve  # noqa: E402
-from tests.e2e.conftest import MnemoProcess, start_llama  # noqa: E402
-from tests.e2e.test_long_e2e import message  # noqa: E402
+from bench.harness import MnemoProcess, start_llama  # noqa: E402
+from bench.notes import message  # noqa: E402
 
 CONTEXT = 2048
 REPLY = 16

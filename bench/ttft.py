@@ -26,7 +26,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from app.llm.models import DEFAULT, resolve  # noqa: E402
-from tests.e2e.conftest import MnemoProcess, start_llama  # noqa: E402
+from bench.harness import MnemoProcess, start_llama  # noqa: E402
 
 MESSAGES = [
     "Hi! I'm Ada, I live in Lisbon and I work as a marine biologist.",

@@ -19,7 +19,7 @@ from app.conversations import hierarchy
 from app.conversations.history import History
 from app.conversations.models import Summary, Turn
 from app.errors import MnemoError
-from app.jobs import JobLog, JobRecord
+from app.jobs import Background, JobLog, JobRecord
 from app.llm.protocols import Completer
 from app.storage.embedder import Embedder
 
@@ -166,6 +166,7 @@ class SummaryScheduler:
         self._summarizer = summarizer
         self._after = after
         self._running: dict[str, asyncio.Task[None]] = {}
+        self._background = Background()
         self._again: set[str] = set()
         self.failures = 0
         self.written = 0
@@ -180,8 +181,9 @@ class SummaryScheduler:
         if conversation_id in self._running:
             self._again.add(conversation_id)
             return
-        task = asyncio.create_task(self._run(conversation_id), name=f"summary:{conversation_id}")
-        self._running[conversation_id] = task
+        self._running[conversation_id] = self._background.start(
+            self._run(conversation_id), name=f"summary:{conversation_id}"
+        )
 
     async def _run(self, conversation_id: str) -> None:
         try:
@@ -219,10 +221,7 @@ class SummaryScheduler:
 
     async def drain(self) -> None:
         """Wait until no summary is being written."""
-        while self._running:
-            await asyncio.gather(*list(self._running.values()), return_exceptions=True)
+        await self._background.drain()
 
     async def aclose(self) -> None:
-        for task in list(self._running.values()):
-            task.cancel()
-        await asyncio.gather(*list(self._running.values()), return_exceptions=True)
+        await self._background.aclose()

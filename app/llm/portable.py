@@ -25,9 +25,22 @@ import json
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from app.turns.openai_sync import text_of
-
 Message = dict[str, Any]
+
+
+def text_of(content: Any) -> str:
+    """The text of an OpenAI message content: a string, or the text parts of a list."""
+    if content is None:
+        return ""
+    if isinstance(content, str):
+        return content
+    if isinstance(content, list):
+        return "\n".join(
+            str(part.get("text", ""))
+            for part in content
+            if isinstance(part, Mapping) and part.get("type") == "text"
+        )
+    return str(content)
 
 
 def flat_content(content: Any) -> Any:

@@ -23,7 +23,7 @@ from pydantic import ValidationError
 
 from app.conversations.models import Turn
 from app.errors import LLMUnavailable, MnemoError
-from app.jobs import JobLog, JobRecord
+from app.jobs import Background, JobLog, JobRecord
 from app.llm.protocols import Completer
 from app.longterm.book import Memories, Outcome
 from app.longterm.models import LongTermMemory, MemoryType, Source
@@ -210,16 +210,14 @@ class LongTermScheduler:
     def __init__(self, memories: Memories, extractor: Extractor | None) -> None:
         self._memories = memories
         self.extractor = extractor
-        self._tasks: set[asyncio.Task[None]] = set()
+        self._background = Background()
         self._one = asyncio.Lock()
 
     def turn_stored(self, turns: Sequence[Turn], project: str | None, used: Sequence[str]) -> None:
         user = [t.content for t in turns if t.role == "user"]
         if not used and not (self.extractor and user):
             return
-        task = asyncio.create_task(self._run(" ".join(user), project, list(used)), name="long-term")
-        self._tasks.add(task)
-        task.add_done_callback(self._tasks.discard)
+        self._background.start(self._run(" ".join(user), project, list(used)), name="long-term")
 
     async def _run(self, message: str, project: str | None, used: list[str]) -> None:
         async with self._one:
@@ -232,10 +230,7 @@ class LongTermScheduler:
                 log.warning("long-term memory work after a turn failed: %s", exc)
 
     async def drain(self) -> None:
-        while self._tasks:
-            await asyncio.gather(*list(self._tasks), return_exceptions=True)
+        await self._background.drain()
 
     async def aclose(self) -> None:
-        for task in list(self._tasks):
-            task.cancel()
-        await asyncio.gather(*list(self._tasks), return_exceptions=True)
+        await self._background.aclose()

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any
 
@@ -12,10 +12,12 @@ from app.conversations.history import History
 from app.conversations.models import Recalled, Summary, Turn, utcnow
 from app.conversations.retriever import Retriever
 from app.errors import InvalidInput, MessageTooLarge
+from app.llm.portable import text_of
 from app.llm.protocols import ServerProbe
 from app.llm.tokens import TokenCounter
 from app.longterm.models import Scored
 from app.prompt.budget import Request, Shares, plan
+from app.prompt.client import client_text, last_user_text, split_client, user_start
 from app.prompt.layout import (
     MEMORY_FOOTER,
     MEMORY_HEADER,
@@ -27,7 +29,6 @@ from app.prompt.layout import (
     turn_content,
 )
 from app.prompt.recall import LongTermRecall, long_term_block
-from app.turns.openai_sync import text_of
 
 # Template tokens around one message (Gemma: "<start_of_turn>user\n" ... "<end_of_turn>\n").
 # Only for planning: every prompt is counted exactly before it is used.
@@ -54,6 +55,23 @@ class PromptContext:
     budget: int
     next_index: int
     long_term: list[Scored] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class Fitted:
+    """A prompt that fits: what it keeps, where its window starts, its messages and their exact count."""
+
+    summaries: list[Summary]
+    memories: list[Recalled]
+    start: int
+    messages: list[dict[str, Any]]
+    tokens: int
+
+
+# The messages for the kept summaries, the window cut at a planned index and the kept memories,
+# with the index the window really starts at.
+Composed = tuple[list[dict[str, Any]], int]
+Compose = Callable[[list[Summary], int, list[Recalled]], Composed]
 
 
 class ContextBuilder:
@@ -137,9 +155,33 @@ class ContextBuilder:
             return estimate
         return await self._counter.prompt(build_messages(self._system, [], [], [], message, long_term))
 
+    async def _long_term(self, query: str, project: str | None, room: int) -> list[Scored]:
+        """Long-term memories go before any window turn is dropped: their room is what the window leaves."""
+        if self._recall is None:
+            return []
+        return await self._recall.fit(await self._recall.candidates(query, project), room)
+
+    async def _fit(
+        self, request: Request, summaries: Sequence[Summary], memories: Sequence[Recalled], compose: Compose
+    ) -> Fitted:
+        """Plan, lay out and count until the prompt fits; the planner's estimates may run short."""
+        target = request.budget
+        for _ in range(FIT_ATTEMPTS):
+            planned = plan(replace(request, budget=target), self._shares)
+            kept = list(summaries[len(summaries) - planned.summaries :])
+            recalled = list(memories[: planned.memories])
+            messages, start = compose(kept, planned.window_start, recalled)
+            tokens = await self._counter.prompt(messages)
+            if tokens <= request.budget:
+                return Fitted(kept, recalled, start, messages, tokens)
+            target -= tokens - request.budget  # the estimate was short: plan again with less
+        budget = request.budget
+        raise MessageTooLarge(f"Could not fit the prompt into {budget} tokens; send a shorter message.")
+
     async def build(
         self, conversation_id: str, message: str, budget: int, project: str | None = None
     ) -> PromptContext:
+        """The prompt for a /chat message: the stored window, its summaries and recalled turns."""
         next_index = await self._history.next_index(conversation_id)
         summaries = await self._history.active_summaries(conversation_id)
         # The window starts after the summarised past, so no turn is in the prompt twice;
@@ -156,40 +198,27 @@ class ContextBuilder:
         window_costs = [
             c + MESSAGE_OVERHEAD for c in await self._counter.texts([turn_content(t) for t in window])
         ]
-        long_term: list[Scored] = []
-        if self._recall is not None:
-            # Long-term memories go before any window turn is dropped: room is what the window leaves.
-            candidates = await self._recall.candidates(message, project)
-            long_term = await self._recall.fit(candidates, budget - fixed - sum(window_costs))
+        long_term = await self._long_term(message, project, budget - fixed - sum(window_costs))
         lt_block = long_term_block(long_term)
         if lt_block:
             fixed = await self._fixed(message, budget, lt_block)
         request = await self._request(budget, fixed, summaries, window_costs, memories)
 
-        target = budget
-        for _ in range(FIT_ATTEMPTS):
-            fitted = plan(replace(request, budget=target), self._shares)
-            kept_summaries = summaries[len(summaries) - fitted.summaries :]
-            kept_memories = memories[: fitted.memories]
-            kept_window = window[fitted.window_start :]
-            messages = build_messages(
-                self._system, kept_summaries, kept_window, kept_memories, message, lt_block
-            )
-            tokens = await self._counter.prompt(messages)
-            if tokens <= budget:
-                return PromptContext(
-                    conversation_id=conversation_id,
-                    messages=messages,
-                    memories=kept_memories,
-                    summaries=kept_summaries,
-                    window=kept_window,
-                    prompt_tokens=tokens,
-                    budget=budget,
-                    next_index=next_index,
-                    long_term=long_term,
-                )
-            target -= tokens - budget  # the estimate was short: plan again with less
-        raise MessageTooLarge(f"Could not fit the prompt into {budget} tokens; send a shorter message.")
+        def compose(kept: list[Summary], cut: int, recalled: list[Recalled]) -> Composed:
+            return build_messages(self._system, kept, window[cut:], recalled, message, lt_block), cut
+
+        fitted = await self._fit(request, summaries, memories, compose)
+        return PromptContext(
+            conversation_id=conversation_id,
+            messages=fitted.messages,
+            memories=fitted.memories,
+            summaries=fitted.summaries,
+            window=window[fitted.start :],
+            prompt_tokens=fitted.tokens,
+            budget=budget,
+            next_index=next_index,
+            long_term=long_term,
+        )
 
     async def build_for_client(
         self,
@@ -216,96 +245,33 @@ class ContextBuilder:
         window_costs = [
             c + MESSAGE_OVERHEAD for c in await self._counter.texts([client_text(m) for m in window])
         ]
-        long_term: list[Scored] = []
-        if self._recall is not None:  # long-term memories, as for /chat: in the stable system part
-            recalled = await self._recall.candidates(query, None)
-            long_term = await self._recall.fit(recalled, budget - fixed - sum(window_costs))
-            if long_term:
-                system = system_content(system, [], long_term_block(long_term))
-                fixed = await self._counter.prompt(build_client_messages(system, [], [], [], last))
+        # Long-term memories, as for /chat: in the stable system part.
+        long_term = await self._long_term(query, None, budget - fixed - sum(window_costs))
+        if long_term:
+            system = system_content(system, [], long_term_block(long_term))
+            fixed = await self._counter.prompt(build_client_messages(system, [], [], [], last))
 
-        start, use_summaries = 0, False
-        for _ in range(2):
-            kept_window = window[start:]
-            exclude = frozenset(text_of(m.get("content")).strip() for m in [*kept_window, last])
+        def compose(kept: list[Summary], cut: int, recalled: list[Recalled]) -> Composed:
+            start = user_start(window, cut)
+            return build_client_messages(system, kept, window[start:], recalled, last), start
+
+        async def attempt(candidates: list[Summary], start: int) -> Fitted:
+            exclude = frozenset(text_of(m.get("content")).strip() for m in [*window[start:], last])
             memories = await self._retriever.retrieve(conversation_id, query, next_index, exclude)
-            candidates = summaries if use_summaries else []
-            fitted = await self._fit_client(
-                system, candidates, window, window_costs, memories, last, fixed, budget
-            )
-            context, start = fitted
-            if start == 0 or use_summaries:
-                return replace(
-                    context, conversation_id=conversation_id, next_index=next_index, long_term=long_term
-                )
-            use_summaries = True  # the client's history was cut: the summaries cover what left
-        raise AssertionError("unreachable")
+            request = await self._request(budget, fixed, candidates, window_costs, memories)
+            return await self._fit(request, candidates, memories, compose)
 
-    async def _fit_client(
-        self,
-        system: str,
-        summaries: list[Summary],
-        window: Sequence[Mapping[str, Any]],
-        window_costs: list[int],
-        memories: list[Recalled],
-        last: Mapping[str, Any],
-        fixed: int,
-        budget: int,
-    ) -> tuple[PromptContext, int]:
-        request = await self._request(budget, fixed, summaries, window_costs, memories)
-        target = budget
-        for _ in range(FIT_ATTEMPTS):
-            fitted = plan(replace(request, budget=target), self._shares)
-            start = user_start(window, fitted.window_start)
-            kept_summaries = summaries[len(summaries) - fitted.summaries :]
-            kept_memories = memories[: fitted.memories]
-            messages = build_client_messages(system, kept_summaries, window[start:], kept_memories, last)
-            tokens = await self._counter.prompt(messages)
-            if tokens <= budget:
-                context = PromptContext(
-                    conversation_id="",
-                    messages=messages,
-                    memories=kept_memories,
-                    summaries=kept_summaries,
-                    window=[],
-                    prompt_tokens=tokens,
-                    budget=budget,
-                    next_index=0,
-                )
-                return context, start
-            target -= tokens - budget
-        raise MessageTooLarge(f"Could not fit the prompt into {budget} tokens; send a shorter message.")
-
-
-def split_client(
-    messages: Sequence[Mapping[str, Any]], default_system: str
-) -> tuple[str, list[Mapping[str, Any]], Mapping[str, Any]]:
-    """The client's leading system message (else Mnemo's), its history, and its newest message."""
-    if not messages:
-        raise InvalidInput("messages: at least one message is required")
-    rest = list(messages)
-    system = default_system
-    if rest[0].get("role") in ("system", "developer"):
-        system = text_of(rest.pop(0).get("content"))
-    if not rest:  # system messages only: templates place a system prompt with the user's turn
-        return system, [], {"role": "user", "content": ""}
-    return system, rest[:-1], rest[-1]
-
-
-def last_user_text(messages: Sequence[Mapping[str, Any]]) -> str:
-    return next((text_of(m.get("content")) for m in reversed(messages) if m.get("role") == "user"), "")
-
-
-def client_text(message: Mapping[str, Any]) -> str:
-    """What a client message costs, roughly: its text and any tool calls."""
-    calls = message.get("tool_calls")
-    return text_of(message.get("content")) + (json.dumps(calls) if calls else "")
-
-
-def user_start(window: Sequence[Mapping[str, Any]], start: int) -> int:
-    """Move a cut forward to a user message: a history must not open with a reply or a tool result."""
-    if start == 0:
-        return 0
-    while start < len(window) and window[start].get("role") != "user":
-        start += 1
-    return start
+        fitted = await attempt([], 0)
+        if fitted.start > 0:  # the client's history was cut: the summaries cover what left
+            fitted = await attempt(summaries, fitted.start)
+        return PromptContext(
+            conversation_id=conversation_id,
+            messages=fitted.messages,
+            memories=fitted.memories,
+            summaries=fitted.summaries,
+            window=[],
+            prompt_tokens=fitted.tokens,
+            budget=budget,
+            next_index=next_index,
+            long_term=long_term,
+        )

@@ -9,7 +9,7 @@ from app.conversations.history import NewMessage
 from app.conversations.models import Turn
 from app.errors import InvalidInput, LLMRefused
 from app.llm.portable import portable
-from app.prompt.builder import last_user_text
+from app.prompt.client import last_user_text
 from app.turns.context_manager import LLMContextManager, TurnParts
 from app.turns.openai_sync import Sync, conversation_messages, plan_sync
 
@@ -17,7 +17,7 @@ from app.turns.openai_sync import Sync, conversation_messages, plan_sync
 class ClientTurn(LLMContextManager):
     """An LLMContextManager whose window is the client's own history.
 
-    On entry it lines the client's messages up with the stored turns (memory/sync.py);
+    On entry it lines the client's messages up with the stored turns (turns/openai_sync.py);
     on storing it marks the abandoned turns and appends only the new messages and the
     reply, so a resent history is stored once and a regenerate replaces the old reply.
     """

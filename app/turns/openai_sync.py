@@ -27,6 +27,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from app.conversations.models import Turn
+from app.llm.portable import text_of
 
 STORED_ROLES = ("user", "assistant")
 
@@ -46,21 +47,6 @@ class Sync:
     abandon: list[int]  # turn indices
     new: list[ClientMessage]
     matched: int  # client messages already stored
-
-
-def text_of(content: Any) -> str:
-    """The text of an OpenAI message content: a string, or the text parts of a list."""
-    if content is None:
-        return ""
-    if isinstance(content, str):
-        return content
-    if isinstance(content, list):
-        return "\n".join(
-            str(part.get("text", ""))
-            for part in content
-            if isinstance(part, Mapping) and part.get("type") == "text"
-        )
-    return str(content)
 
 
 def conversation_messages(messages: Sequence[Mapping[str, Any]]) -> list[ClientMessage]:

@@ -1,3 +1,5 @@
+import asyncio
+
 import pytest
 
 from app.conversations import hierarchy
@@ -117,3 +119,38 @@ async def test_the_after_hook_runs_once_a_conversations_work_is_done_even_when_a
     await chat(services, "c1", 3)
     assert scheduler.failures >= 1
     assert calls == [0, 0, 0]  # once per turn, after the conversation left the running set
+
+
+class GatedFolds:
+    """A summariser whose folds wait for a gate and find nothing due."""
+
+    def __init__(self) -> None:
+        self.gate = asyncio.Event()
+        self.folds: list[str] = []
+
+    async def fold(self, conversation_id: str) -> None:
+        self.folds.append(conversation_id)
+        await self.gate.wait()
+        await asyncio.sleep(0.01)
+
+
+async def test_a_conversation_scheduled_while_it_folds_folds_again_and_drain_waits_for_it() -> None:
+    folds = GatedFolds()
+    scheduler = SummaryScheduler(folds)  # type: ignore[arg-type]
+    scheduler.schedule("c1")
+    scheduler.schedule("c2")
+    await asyncio.sleep(0)  # both are folding now
+    scheduler.schedule("c1")
+    assert scheduler.busy == 2
+    folds.gate.set()
+    await asyncio.wait_for(scheduler.drain(), 5)
+    assert sorted(folds.folds) == ["c1", "c1", "c2"] and scheduler.busy == 0
+
+
+async def test_aclose_cancels_the_folds_in_progress() -> None:
+    folds = GatedFolds()
+    scheduler = SummaryScheduler(folds)  # type: ignore[arg-type]
+    scheduler.schedule("c1")
+    await asyncio.sleep(0)
+    await asyncio.wait_for(scheduler.aclose(), 5)
+    assert folds.folds == ["c1"] and scheduler.busy == 0

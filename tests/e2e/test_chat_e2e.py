@@ -11,7 +11,7 @@ from typing import Any
 
 import httpx
 
-from tests.e2e.conftest import MnemoProcess
+from bench.harness import MnemoProcess
 from tests.sse import parse_sse
 
 FACT = "My sister Zephyrine lives in Reykjavik and keeps three goats named Ash, Birch and Cedar."

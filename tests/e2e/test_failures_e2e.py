@@ -9,7 +9,7 @@ import httpx
 import pytest
 
 from app.llm.server import LlamaServer
-from tests.e2e.conftest import MnemoProcess, free_port, start_llama
+from bench.harness import MnemoProcess, free_port, start_llama
 from tests.sse import parse_sse
 
 

@@ -16,7 +16,7 @@ import pytest
 from mcp import Client
 
 from app.llm.server import LlamaServer
-from tests.e2e.conftest import MnemoProcess
+from bench.harness import MnemoProcess
 
 PREFERENCE = "Please remember this: I prefer dark mode in all my editors."
 QUESTION = "Do I prefer dark mode in my editors?"

@@ -13,7 +13,7 @@ import httpx
 import openai
 
 from app.turns.openai_sync import derive_conversation_id
-from tests.e2e.conftest import MnemoProcess
+from bench.harness import MnemoProcess
 
 FACT = "My sister Zephyrine lives in Reykjavik and keeps three goats named Ash, Birch and Cedar."
 QUESTION = "Where does my sister Zephyrine live?"

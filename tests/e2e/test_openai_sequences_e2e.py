@@ -13,7 +13,7 @@ import httpx
 import openai
 import pytest
 
-from tests.e2e.conftest import MnemoProcess
+from bench.harness import MnemoProcess
 
 FAST: dict[str, Any] = {"model": "gemma", "temperature": 0, "max_tokens": 8}
 CALL = {"id": "call_1", "type": "function", "function": {"name": "get_time", "arguments": '{"tz": "UTC"}'}}

@@ -12,7 +12,7 @@ from pathlib import Path
 import httpx
 
 from app.llm.models import DEFAULT, MODELS
-from tests.e2e.conftest import ROOT, free_port
+from bench.harness import ROOT, free_port
 
 
 def wait_for_line(process: subprocess.Popen[str], text: str, timeout: float) -> list[str]:

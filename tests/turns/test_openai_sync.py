@@ -4,12 +4,12 @@ from __future__ import annotations
 
 from app.conversations.models import Turn
 from app.fields import check_conversation_id
+from app.llm.portable import text_of
 from app.turns.openai_sync import (
     ClientMessage,
     conversation_messages,
     derive_conversation_id,
     plan_sync,
-    text_of,
 )
 
 

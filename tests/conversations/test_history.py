@@ -1,0 +1,136 @@
+"""History: turn indices, appending with the vectors and keywords in step, summaries, forgetting."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import UTC, datetime
+from typing import Any
+
+import pytest
+
+from app.conversations.history import History, NewMessage
+from app.conversations.keywords import KeywordIndex
+from app.conversations.models import Summary, Turn
+from app.conversations.store import ChromaStore
+from app.errors import StoreUnavailable
+from tests.fakes import HashEmbedder
+
+WHEN = datetime(2024, 5, 8, 13, 56, tzinfo=UTC)
+
+
+def exchange(*texts: str) -> list[NewMessage]:
+    return [NewMessage(role="user" if n % 2 == 0 else "assistant", content=t) for n, t in enumerate(texts)]
+
+
+async def append(history: History, cid: str, messages: Sequence[NewMessage]) -> list[Turn]:
+    async with history.locked(cid):
+        return await history.append(cid, messages)
+
+
+async def test_turns_get_the_next_indices_and_come_back_as_stored(
+    store: ChromaStore, embedder: HashEmbedder, keywords: KeywordIndex
+) -> None:
+    history = History(store, embedder, keywords)
+    assert await history.next_index("c1") == 0
+    first = await append(history, "c1", exchange("hello", "hi there"))
+    named = NewMessage(role="user", content="I am back", name="Caroline", created_at=WHEN, incomplete=True)
+    second = await append(history, "c1", [named])
+    assert [t.turn_index for t in [*first, *second]] == [0, 1, 2]
+    assert await history.read("c1", 0, 10) == [*first, *second]
+    assert (second[0].name, second[0].created_at, second[0].incomplete) == ("Caroline", WHEN, True)
+    assert await History(store, embedder).next_index("c1") == 3  # a fresh history reads the store
+    assert await keywords.count("c1") == 3
+    assert embedder.calls[-1] == ["Caroline: I am back"]
+
+
+class BrokenStore:
+    """A store whose next `add_turns` fails; everything else goes to the real one."""
+
+    def __init__(self, store: ChromaStore) -> None:
+        self._store = store
+        self.broken = False
+
+    async def add_turns(self, turns: Sequence[Turn], vectors: Sequence[Sequence[float]]) -> None:
+        if self.broken:
+            self.broken = False
+            raise StoreUnavailable("chroma is down")
+        await self._store.add_turns(turns, vectors)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._store, name)
+
+
+async def test_a_failed_append_leaves_no_gap_and_no_keyword_entry(
+    store: ChromaStore, embedder: HashEmbedder, keywords: KeywordIndex
+) -> None:
+    broken = BrokenStore(store)
+    history = History(broken, embedder, keywords)  # type: ignore[arg-type]
+    await append(history, "c1", exchange("hello", "hi"))
+    broken.broken = True
+    with pytest.raises(StoreUnavailable):
+        await append(history, "c1", exchange("lost"))
+    assert await history.next_index("c1") == 2
+    assert await keywords.count("c1") == 2
+    assert [t.turn_index for t in await append(history, "c1", exchange("again"))] == [2]
+
+
+async def test_with_context_a_turn_is_embedded_with_the_turn_it_answers(
+    store: ChromaStore, embedder: HashEmbedder
+) -> None:
+    history = History(store, embedder, context=True)
+    await append(history, "c1", exchange("where do you live", "in Oslo"))
+    await append(history, "c1", [NewMessage(role="user", content="nice", name="Ann")])
+    assert embedder.calls == [
+        ["where do you live", "in Oslo\n(in reply to where do you live)"],
+        ["Ann: nice\n(in reply to in Oslo)"],  # the turn before the batch comes from the store
+    ]
+
+
+async def test_a_keyword_index_out_of_step_is_rebuilt_from_the_store(
+    store: ChromaStore, embedder: HashEmbedder, keywords: KeywordIndex
+) -> None:
+    await append(History(store, embedder), "c1", exchange("the blue kayak", "lovely", "from Riga"))
+    assert await keywords.count("c1") == 0  # written without the index, as after a crash
+    assert await History(store, embedder, keywords).next_index("c1") == 3
+    assert await keywords.count("c1") == 3
+    assert [i for i, _ in await keywords.search("c1", "kayak", 5, 3)] == [0]
+
+
+def summary(level: int, turn_from: int, turn_to: int) -> Summary:
+    return Summary("c1", level, turn_from, turn_to, f"summary {level} {turn_from}", WHEN, WHEN)
+
+
+async def test_active_summaries_follow_what_is_added_and_agree_with_the_store(
+    store: ChromaStore, embedder: HashEmbedder
+) -> None:
+    history = History(store, embedder)
+    await append(history, "c1", exchange(*(f"turn {n}" for n in range(8))))
+    low = [summary(0, 0, 1), summary(0, 2, 3)]
+    for s in low:
+        await history.add_summary(s, embedder.vector(s.content))
+    assert await history.active_summaries("c1") == low
+    high = summary(1, 0, 3)
+    await history.add_summary(high, embedder.vector(high.content))
+    assert await history.active_summaries("c1") == [high]
+    assert await History(store, embedder).active_summaries("c1") == [high]
+    assert {s.id for s in await history.summaries("c1")} == {s.id for s in [*low, high]}
+
+
+async def test_forgetting_removes_every_record_and_starts_over(
+    store: ChromaStore, embedder: HashEmbedder, keywords: KeywordIndex
+) -> None:
+    history = History(store, embedder, keywords)
+    await append(history, "c1", exchange("a", "b"))
+    await history.add_summary(summary(0, 0, 1), embedder.vector("s"))
+    await append(history, "c2", exchange("other"))
+    assert await history.forget("c1") == 3
+    assert await history.next_index("c1") == 0
+    assert await history.read("c1", 0, 10) == [] and await history.active_summaries("c1") == []
+    assert await keywords.count("c1") == 0 and await keywords.count("c2") == 1
+
+
+async def test_one_lock_per_conversation_while_it_is_held() -> None:
+    history = History(None, None)  # type: ignore[arg-type]
+    async with history.locked("c1"):
+        assert history.lock("c1") is history.lock("c1")
+        assert history.lock("c1").locked() and not history.lock("c2").locked()
