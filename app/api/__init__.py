@@ -1,1 +1,2 @@
-"""HTTP routes; the only package that knows about FastAPI."""
+"""HTTP: routes, schemas, per-part dependencies, one error mapping, the SSE relay; the only package
+that knows FastAPI."""

@@ -33,7 +33,7 @@ class Turn:
     created_at: datetime = field(default_factory=utcnow)
     name: str | None = None
     incomplete: bool = False
-    abandoned: bool = False  # left behind by a regenerate or an edit (see memory/sync.py)
+    abandoned: bool = False  # left behind by a regenerate or an edit (see turns/openai_sync.py)
 
     @property
     def id(self) -> str:

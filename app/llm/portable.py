@@ -16,7 +16,7 @@ rewrites a list into that form, keeping every word:
   with a reply), unless nothing else would be left.
 
 Mnemo sends a client's messages as they are and uses this only when llama.cpp's template
-refuses them (context/client_turn.py).
+refuses them (turns/client_turn.py).
 """
 
 from __future__ import annotations

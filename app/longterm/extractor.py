@@ -1,6 +1,6 @@
 """After a turn, off the hot path: the model proposes memory-worthy facts from the user's message.
 
-llama.cpp constrains the reply to a bounded grammar (memory/proposals.py), Pydantic validates it,
+llama.cpp constrains the reply to a bounded grammar (longterm/proposals.py), Pydantic validates it,
 and each proposal goes through `Memories.create`, which merges duplicates and supersedes old facts.
 A failed attempt (model down, malformed or invalid JSON) is retried a bounded number of times,
 the first at temperature 0 and the retries warmer so they can differ; every outcome is counted

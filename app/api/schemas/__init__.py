@@ -1,0 +1,1 @@
+"""Request and response bodies as the OpenAPI schema states them, one module per resource."""
