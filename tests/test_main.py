@@ -74,7 +74,9 @@ async def test_without_given_parts_the_lifespan_opens_the_real_ones(
         assert (await http.get("/health")).json() == {"status": "ok"}
 
 
-def test_every_router_is_included_and_mcp_is_a_route_of_the_app(settings: Settings, services: Services) -> None:
+def test_every_router_is_included_and_mcp_is_a_route_of_the_app(
+    settings: Settings, services: Services
+) -> None:
     app = create_app(settings, services)
     paths = set(app.openapi()["paths"])
     for path in ["/chat", "/conversations/{conversation_id}", "/v1/chat/completions", "/ready", "/memories"]:
@@ -88,7 +90,9 @@ async def test_mcp_answers_over_http_inside_the_app(settings: Settings, services
         assert response.status_code == 200
         assert '"serverInfo"' in response.text and '"mnemo"' in response.text
         # Bound to settings.host: a request naming another host is refused (DNS rebinding guard).
-        foreign = await http.post("/mcp", json=INITIALIZE, headers={**MCP_HEADERS, "host": "evil.example:8000"})
+        foreign = await http.post(
+            "/mcp", json=INITIALIZE, headers={**MCP_HEADERS, "host": "evil.example:8000"}
+        )
         assert foreign.status_code == 421
 
 

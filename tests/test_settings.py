@@ -27,7 +27,7 @@ def test_values_come_from_mnemo_prefixed_environment(monkeypatch: pytest.MonkeyP
 def test_the_window_must_hold_a_fold() -> None:
     # window_min + 2 * summary_every is the largest the window grows between folds.
     assert make(window_min_turns=4, summary_every=5, window_max_turns=14).window_max_turns == 14
-    with pytest.raises(ValidationError, match="MNEMO_WINDOW_MAX_TURNS=13 is below .* = 14"):
+    with pytest.raises(ValidationError, match=r"MNEMO_WINDOW_MAX_TURNS=13 is below .* = 14"):
         make(window_min_turns=4, summary_every=5, window_max_turns=13)
 
 
@@ -44,7 +44,14 @@ def test_the_defaults_pass_the_window_rule() -> None:
 
 @pytest.mark.parametrize(
     ("field", "value"),
-    [("port", 0), ("port", 65536), ("llama_ctx", 511), ("top_k", 51), ("reply_tokens", 15), ("llm_timeout", 0)],
+    [
+        ("port", 0),
+        ("port", 65536),
+        ("llama_ctx", 511),
+        ("top_k", 51),
+        ("reply_tokens", 15),
+        ("llm_timeout", 0),
+    ],
 )
 def test_bounds_are_enforced(field: str, value: Any) -> None:
     with pytest.raises(ValidationError, match=field):

@@ -83,7 +83,11 @@ def test_type_tag_source_and_pinned_filters() -> None:
 
 @pytest.mark.parametrize(
     ("project", "global_too", "admitted"),
-    [(None, False, {"billing", "web", None}), ("billing", False, {"billing"}), ("billing", True, {"billing", None})],
+    [
+        (None, False, {"billing", "web", None}),
+        ("billing", False, {"billing"}),
+        ("billing", True, {"billing", None}),
+    ],
 )
 def test_project_scope(project: str | None, global_too: bool, admitted: set[str | None]) -> None:
     query = MemoryQuery(project=project, global_too=global_too)

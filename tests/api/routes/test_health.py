@@ -67,7 +67,9 @@ async def test_a_failing_context_size_is_reported_not_raised(
     assert response.json()["context_tokens"] == "no /props"
 
 
-async def test_estimated_counts_and_summary_state_are_told(client: httpx.AsyncClient, services: Services) -> None:
+async def test_estimated_counts_and_summary_state_are_told(
+    client: httpx.AsyncClient, services: Services
+) -> None:
     services.counter.exact = False
     services.scheduler.failures = 3
     body = (await client.get("/ready")).json()
