@@ -12,7 +12,7 @@ from app.settings import Settings
 
 
 def make(**values: Any) -> Settings:
-    return Settings(_env_file=None, **values)  # type: ignore[call-arg]
+    return Settings(_env_file=None, **values)
 
 
 def test_values_come_from_mnemo_prefixed_environment(monkeypatch: pytest.MonkeyPatch) -> None:
