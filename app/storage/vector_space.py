@@ -10,7 +10,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+import anyio.to_thread
+
 from app.errors import VectorSpaceMismatch
+from app.storage.chroma import open_collection
+from app.storage.embedder import Embedder
 
 MODEL_KEY = "mnemo_embedding_model"
 DIMENSIONS_KEY = "mnemo_embedding_dimensions"
@@ -72,3 +76,18 @@ def claim(collection: Any, wanted: VectorSpace, legacy: str) -> None:
         # Chroma refuses a metadata update that repeats hnsw:space; the distance stays in its configuration.
         kept = {k: v for k, v in (collection.metadata or {}).items() if not k.startswith("hnsw:")}
         collection.modify(metadata={**kept, MODEL_KEY: wanted.model, DIMENSIONS_KEY: wanted.dimensions})
+
+
+async def claim_collections(
+    client: Any, names: list[str], embedder: Embedder, model: str, legacy: str
+) -> VectorSpace:
+    """Claim each named collection for `model`, whose dimension one embedding tells."""
+    [probe] = await embedder.embed(["which space"], "document")
+    wanted = VectorSpace(model, len(probe))
+
+    def claim_each() -> None:
+        for name in names:
+            claim(open_collection(client, name), wanted, legacy)
+
+    await anyio.to_thread.run_sync(claim_each)
+    return wanted

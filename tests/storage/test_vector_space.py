@@ -6,7 +6,8 @@ import pytest
 from app.errors import VectorSpaceMismatch
 from app.settings import Settings
 from app.storage.chroma import chroma_client, open_collection
-from app.storage.vector_space import VectorSpace, claim, recorded
+from app.storage.vector_space import VectorSpace, claim, claim_collections, recorded
+from tests.fakes import HashEmbedder
 
 MINILM = VectorSpace("all-MiniLM-L6-v2", 384)
 NOMIC = VectorSpace("nomic-embed-text-v1.5", 768)
@@ -68,3 +69,10 @@ def test_an_empty_unrecorded_collection_is_free_for_any_model(tmp_path: Path) ->
     reopen(tmp_path)
     claim(reopen(tmp_path), NOMIC, legacy=MINILM.model)
     assert recorded(reopen(tmp_path)) == NOMIC
+
+
+async def test_the_service_claims_its_collections_for_the_embedder_it_runs(tmp_path: Path) -> None:
+    client = chroma_client(Settings(data_dir=tmp_path))
+    space = await claim_collections(client, ["mnemo_turns", "mnemo_memories"], HashEmbedder(96), "hash", "x")
+    assert space == VectorSpace("hash", 96)
+    assert [recorded(open_collection(client, n)) for n in ("mnemo_turns", "mnemo_memories")] == [space, space]
