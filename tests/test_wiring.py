@@ -7,6 +7,7 @@ from pathlib import Path
 import pytest
 
 from app.conversations.history import NewMessage
+from app.conversations.store import COLLECTION as TURNS
 from app.conversations.store import ChromaStore
 from app.conversations.summarizer import SummaryScheduler
 from app.errors import StoreUnavailable, VectorSpaceMismatch
@@ -14,7 +15,7 @@ from app.longterm.store import COLLECTION as MEMORIES
 from app.longterm.store import MemoryStore
 from app.settings import Settings
 from app.storage.chroma import chroma_client, open_collection
-from app.storage.vector_space import VectorSpace, claim
+from app.storage.vector_space import VectorSpace, claim, recorded
 from app.wiring import Services, open_services
 from tests.fakes import FakeLLM, HashEmbedder
 
@@ -92,3 +93,12 @@ async def test_a_data_folder_of_another_embedding_model_refuses_to_open(tmp_path
     ):
         async with open_services(settings):
             pass
+
+
+async def test_the_default_service_records_minilm_on_its_collections(tmp_path: Path) -> None:
+    settings = Settings(data_dir=tmp_path, llm_base_url="http://127.0.0.1:9")
+    async with open_services(settings) as services:
+        assert services.memories is not None and services.memories.embedding_model == "all-MiniLM-L6-v2"
+    chroma = chroma_client(settings)
+    for name in (TURNS, MEMORIES):
+        assert recorded(open_collection(chroma, name)) == VectorSpace("all-MiniLM-L6-v2", 384)
