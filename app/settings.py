@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Literal
 
 from pydantic import Field, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -60,6 +61,15 @@ class Settings(BaseSettings):
     summary_share: float = Field(0.25, ge=0.0, le=1.0)
     memory_share: float = Field(0.25, ge=0.0, le=1.0)
 
+    # Embedder (see README, "A stronger embedder")
+    embedder: Literal["minilm", "sentence-transformers", "http"] = "minilm"
+    embedder_model: str = ""
+    embedder_url: str = ""
+    embedder_query_prefix: str | None = None
+    embedder_document_prefix: str | None = None
+    embedder_batch: int = Field(64, ge=1, le=2048)
+    embedder_timeout: float = Field(60.0, gt=0)
+
     # Long-term typed memories (see docs/memories.md)
     memory_top_k: int = Field(5, ge=0, le=50)
     memory_threshold: float = Field(0.45, ge=-1.0, le=1.0)
@@ -73,6 +83,23 @@ class Settings(BaseSettings):
     @classmethod
     def _strip_slash(cls, value: str) -> str:
         return value.rstrip("/")
+
+    @field_validator("embedder_url")
+    @classmethod
+    def _server_root(cls, value: str) -> str:
+        # Mnemo posts to /v1/embeddings itself; a URL given with /v1 (as Ollama's docs do) means the same.
+        value = value.rstrip("/")
+        return value.removesuffix("/v1")
+
+    @model_validator(mode="after")
+    def _embedder_is_complete(self) -> Settings:
+        if self.embedder == "http" and not (self.embedder_url and self.embedder_model):
+            raise ValueError("MNEMO_EMBEDDER=http needs MNEMO_EMBEDDER_URL and MNEMO_EMBEDDER_MODEL")
+        if self.embedder == "sentence-transformers" and not self.embedder_model:
+            raise ValueError(
+                "MNEMO_EMBEDDER=sentence-transformers needs MNEMO_EMBEDDER_MODEL, a model folder"
+            )
+        return self
 
     @model_validator(mode="after")
     def _window_holds_a_fold(self) -> Settings:

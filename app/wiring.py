@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-import os
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
+from typing import Any
 
 import httpx
 
@@ -13,6 +13,7 @@ from app.conversations.history import History
 from app.conversations.keywords import KeywordIndex
 from app.conversations.recorder import Recorder
 from app.conversations.retriever import Retriever
+from app.conversations.store import COLLECTION as TURNS
 from app.conversations.store import ChromaStore, Store
 from app.conversations.summarizer import Summarizer, SummaryScheduler
 from app.errors import StoreUnavailable
@@ -22,19 +23,21 @@ from app.llm.tokens import TokenCounter
 from app.longterm.book import Memories
 from app.longterm.extractor import Extractor, LongTermScheduler
 from app.longterm.keywords import MemoryKeywordIndex
+from app.longterm.store import COLLECTION as MEMORIES
 from app.longterm.store import MemoryStore
 from app.prompt.budget import Shares
 from app.prompt.builder import ContextBuilder
 from app.prompt.recall import LongTermRecall
 from app.prompt.sent import SentPrompts
 from app.settings import Settings
+from app.storage.backends import legacy_model_name, model_name, open_embedder
 from app.storage.chroma import chroma_client
-from app.storage.embedder import Embedder, SentenceTransformerEmbedder, default_model_path
+from app.storage.embedder import Embedder
 from app.storage.heap import Heap
+from app.storage.vector_space import claim_collections
 from app.turns.context_manager import TurnParts
 from app.turns.factory import TurnFactory
 
-DEFAULT_EMBEDDING_MODEL = "all-MiniLM-L6-v2"
 HEAP_ARENAS = 2  # glibc's default, 8 per core, lets freed memory pile up in idle arenas
 
 
@@ -169,40 +172,49 @@ def long_term_parts(
 
 @asynccontextmanager
 async def open_services(settings: Settings) -> AsyncIterator[Services]:
-    """The real parts: llama.cpp over httpx, Chroma, the MiniLM embedder."""
+    """The real parts: llama.cpp over httpx, Chroma, the configured embedder (MiniLM by default)."""
     timeout = httpx.Timeout(settings.llm_timeout, connect=settings.llm_connect_timeout)
     async with httpx.AsyncClient(base_url=settings.llm_url, timeout=timeout) as http:
         heap = Heap()
         heap.limit_arenas(HEAP_ARENAS)  # before the embedder's and Chroma's threads allocate
-        model_path = settings.embedding_model_path or default_model_path()
-        embedder = SentenceTransformerEmbedder(model_path)
-        chroma = chroma_client(settings)
-        store = ChromaStore(chroma, tenant=settings.tenant)
-        keywords = KeywordIndex(settings.data_dir / "keywords.sqlite3")
-        memory_store = MemoryStore(
-            chroma, MemoryKeywordIndex(settings.memory_index_path), tenant=settings.tenant
-        )
-        await memory_store.reconcile()
-        services = Services.assemble(
-            settings,
-            LlamaClient(http, settings.model_alias),
-            store,
-            embedder,
-            keywords,
-            memory_store,
-            embedding_model=embedding_model_name(settings.embedding_model_path),
-            heap=heap,
-        )
-        try:
-            yield services
-        finally:
-            await services.aclose()
-            memory_store.close()
-            keywords.close()
+        async with open_embedder(settings) as embedder:
+            chroma = chroma_client(settings)
+            # Before anything is read or written: vectors of two models never meet in one collection.
+            await claim_collections(
+                chroma,
+                [TURNS, MEMORIES],
+                embedder,
+                model_name(settings),
+                legacy=legacy_model_name(settings),
+            )
+            async with stores_and_services(
+                settings, LlamaClient(http, settings.model_alias), chroma, embedder, heap
+            ) as services:
+                yield services
 
 
-def embedding_model_name(model_path: str) -> str:
-    """The name written into exports: the configured model folder's name, else the bundled MiniLM."""
-    if not model_path:
-        return DEFAULT_EMBEDDING_MODEL
-    return os.path.basename(os.path.normpath(model_path)) or model_path
+@asynccontextmanager
+async def stores_and_services(
+    settings: Settings, llm: LLM, chroma: Any, embedder: Embedder, heap: Heap
+) -> AsyncIterator[Services]:
+    """The stores on `chroma` and the service built on them, closed in turn."""
+    store = ChromaStore(chroma, tenant=settings.tenant)
+    keywords = KeywordIndex(settings.data_dir / "keywords.sqlite3")
+    memory_store = MemoryStore(chroma, MemoryKeywordIndex(settings.memory_index_path), tenant=settings.tenant)
+    await memory_store.reconcile()
+    services = Services.assemble(
+        settings,
+        llm,
+        store,
+        embedder,
+        keywords,
+        memory_store,
+        embedding_model=model_name(settings),
+        heap=heap,
+    )
+    try:
+        yield services
+    finally:
+        await services.aclose()
+        memory_store.close()
+        keywords.close()

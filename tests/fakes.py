@@ -12,6 +12,7 @@ from typing import Any
 from app.errors import LLMFailed, LLMRefused, LLMUnavailable
 from app.llm.protocols import ChatMessage, Delta, Finished, ServerInfo, StreamEvent
 from app.llm.usage import Usage
+from app.storage.embedder import Kind
 
 WORD = re.compile(r"[a-z0-9]+")
 
@@ -22,6 +23,7 @@ class HashEmbedder:
     def __init__(self, dimensions: int = 384) -> None:
         self.dimensions = dimensions
         self.calls: list[list[str]] = []
+        self.kinds: list[str] = []
 
     def vector(self, text: str) -> list[float]:
         vec = [0.0] * self.dimensions
@@ -31,8 +33,9 @@ class HashEmbedder:
         norm = math.sqrt(sum(x * x for x in vec)) or 1.0
         return [x / norm for x in vec]
 
-    async def embed(self, texts: list[str]) -> list[list[float]]:
+    async def embed(self, texts: list[str], kind: Kind) -> list[list[float]]:
         self.calls.append(list(texts))
+        self.kinds.append(kind)
         return [self.vector(t) for t in texts]
 
 

@@ -2,15 +2,21 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
 from app.conversations.history import NewMessage
+from app.conversations.store import COLLECTION as TURNS
 from app.conversations.store import ChromaStore
 from app.conversations.summarizer import SummaryScheduler
-from app.errors import StoreUnavailable
+from app.errors import StoreUnavailable, VectorSpaceMismatch
+from app.longterm.store import COLLECTION as MEMORIES
 from app.longterm.store import MemoryStore
 from app.settings import Settings
-from app.wiring import DEFAULT_EMBEDDING_MODEL, Services, embedding_model_name
+from app.storage.chroma import chroma_client, open_collection
+from app.storage.vector_space import VectorSpace, claim, recorded
+from app.wiring import Services, open_services
 from tests.fakes import FakeLLM, HashEmbedder
 
 
@@ -79,9 +85,20 @@ async def test_closing_stops_the_background_work(services: Services) -> None:
     assert closed == ["summaries", "long-term"]
 
 
-@pytest.mark.parametrize(
-    ("path", "name"),
-    [("", DEFAULT_EMBEDDING_MODEL), ("/models/bge-small/", "bge-small"), ("models/e5", "e5")],
-)
-def test_exports_name_the_embedding_model_by_its_folder(path: str, name: str) -> None:
-    assert embedding_model_name(path) == name
+async def test_a_data_folder_of_another_embedding_model_refuses_to_open(tmp_path: Path) -> None:
+    settings = Settings(data_dir=tmp_path, llm_base_url="http://127.0.0.1:9")
+    claim(open_collection(chroma_client(settings), MEMORIES), VectorSpace("nomic-embed-text-v1.5", 768), "")
+    with pytest.raises(
+        VectorSpaceMismatch, match=r"holds vectors of nomic-embed-text-v1.5 \(768 dimensions\)"
+    ):
+        async with open_services(settings):
+            pass
+
+
+async def test_the_default_service_records_minilm_on_its_collections(tmp_path: Path) -> None:
+    settings = Settings(data_dir=tmp_path, llm_base_url="http://127.0.0.1:9")
+    async with open_services(settings) as services:
+        assert services.memories is not None and services.memories.embedding_model == "all-MiniLM-L6-v2"
+    chroma = chroma_client(settings)
+    for name in (TURNS, MEMORIES):
+        assert recorded(open_collection(chroma, name)) == VectorSpace("all-MiniLM-L6-v2", 384)

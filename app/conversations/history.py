@@ -109,7 +109,9 @@ class History:
         for begin in range(0, len(turns), EMBED_BATCH):
             batch = turns[begin : begin + EMBED_BATCH]
             texts = [embed_text(t) for t in batch]
-            vectors = await self._embedder.embed(await self._vector_texts(conversation_id, batch))
+            vectors = await self._embedder.embed(
+                await self._vector_texts(conversation_id, batch), "document"
+            )
             if self._keywords is not None:
                 await self._keywords.add(batch, texts)
             try:

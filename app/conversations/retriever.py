@@ -77,7 +77,7 @@ class Retriever:
         threshold = self._threshold if threshold is None else threshold
         if k == 0 or before <= 0 or not query.strip():
             return []
-        [vector] = await self._embedder.embed([query])
+        [vector] = await self._embedder.embed([query], "query")
         pool = k * POOL
         searches = [self._store.search(conversation_id, vector, pool, before)]
         span = time_span(query, now or datetime.now(UTC))

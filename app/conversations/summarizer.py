@@ -134,7 +134,7 @@ class Summarizer:
         return text
 
     async def _save(self, summary: Summary) -> Summary | None:
-        [vector] = await self._embedder.embed([summary.content])
+        [vector] = await self._embedder.embed([summary.content], "document")
         async with self._history.locked(summary.conversation_id):
             # The conversation may have been deleted while the model was writing.
             if await self._history.next_index(summary.conversation_id) <= summary.turn_to:

@@ -81,7 +81,7 @@ class Memories:
 
     async def vectors(self, memories: Sequence[LongTermMemory]) -> list[list[float]]:
         """The vectors memories are stored with (of their title and content)."""
-        return await self._embedder.embed([m.embed_text for m in memories])
+        return await self._embedder.embed([m.embed_text for m in memories], "document")
 
     async def create(self, memory: LongTermMemory, supersedes: str | None = None) -> Stored:
         """Store a fact by the rule in this module's docstring."""
@@ -201,7 +201,7 @@ class Memories:
     async def _score(
         self, text: str, query: MemoryQuery, rows: list[tuple[LongTermMemory, list[float] | None]]
     ) -> list[Scored]:
-        qvec = (await self._embedder.embed([text]))[0] if query.mode != "keyword" else None
+        qvec = (await self._embedder.embed([text], "query"))[0] if query.mode != "keyword" else None
         keyword = await self._store.keyword(text) if query.mode != "semantic" else {}
         items = []
         for memory, vector in rows:
@@ -230,7 +230,7 @@ class Memories:
         pinned.sort(key=lambda m: (m.created_at, m.id))
         if top_k <= 0 or not text.strip():
             return pinned, []
-        [vector] = await self._embedder.embed([text])
+        [vector] = await self._embedder.embed([text], "query")
         hits = await self._store.nearest(vector, top_k + len(pinned), {"current": True}, scope)
         relevant = [Scored(m, s, s) for m, s in hits if s >= threshold and not m.pinned]
         return pinned, relevant[:top_k]

@@ -10,6 +10,7 @@ from starlette.requests import Request
 
 from app.api.errors import Problem, http_problem, invalid_request, problem, respond
 from app.errors import (
+    EmbedderUnavailable,
     InvalidInput,
     LLMFailed,
     LLMRefused,
@@ -19,6 +20,7 @@ from app.errors import (
     MnemoError,
     NotFound,
     StoreUnavailable,
+    VectorSpaceMismatch,
 )
 
 
@@ -33,6 +35,8 @@ from app.errors import (
         (LLMRefused("m"), 502, "llm_failed"),
         (LLMUnsupported("m"), 502, "llm_unsupported"),
         (StoreUnavailable("m"), 503, "store_unavailable"),
+        (EmbedderUnavailable("m"), 503, "embedder_unavailable"),
+        (VectorSpaceMismatch("m"), 500, "vector_space_mismatch"),
         (MnemoError("m"), 500, "internal_error"),
     ],
 )

@@ -54,6 +54,17 @@ async def test_the_gate_keeps_unrelated_turns_out(store: ChromaStore, keywords: 
     assert found[0].score >= 0.3
 
 
+async def test_turns_are_embedded_as_documents_and_the_question_as_a_query(
+    store: ChromaStore, keywords: KeywordIndex
+) -> None:
+    embedder = HashEmbedder()
+    await add(History(store, embedder, keywords), "c1", ["my dog Rex loves the beach", "nice"])
+    assert set(embedder.kinds) == {"document"}
+    embedder.kinds.clear()
+    await Retriever(store, embedder, top_k=5, threshold=0.3).retrieve("c1", "where is Rex", before=2)
+    assert embedder.kinds == ["query"]
+
+
 async def test_identical_texts_are_recalled_once(store: ChromaStore, keywords: KeywordIndex) -> None:
     embedder = HashEmbedder()
     history = History(store, embedder, keywords)

@@ -13,7 +13,7 @@ embedder = HashEmbedder()
 
 async def add(store: ChromaStore, cid: str, texts: list[str]) -> list[Turn]:
     turns = [Turn(cid, i, "user" if i % 2 == 0 else "assistant", t) for i, t in enumerate(texts)]
-    await store.add_turns(turns, await embedder.embed(texts))
+    await store.add_turns(turns, await embedder.embed(texts, "document"))
     return turns
 
 

@@ -31,6 +31,17 @@ async def test_a_new_fact_is_created(book: Memories) -> None:
         await book.get("mem_nope")
 
 
+async def test_facts_are_embedded_as_documents_and_searches_as_queries(
+    book: Memories, embedder: HashEmbedder
+) -> None:
+    await book.create(fact("I live in Lyon"))
+    assert embedder.kinds == ["document"]
+    embedder.kinds.clear()
+    await book.search(MemoryQuery(text="where do I live"))
+    await book.injectable("where do I live", None, top_k=3, threshold=0.0)
+    assert embedder.kinds == ["query", "query"]
+
+
 async def test_the_same_text_is_merged_into_the_existing_fact(book: Memories) -> None:
     home = (await book.create(fact("I live in Lyon", tags=("city",)))).memory
     again = await book.create(fact("  i LIVE in   lyon ", title="Where", tags=("home", "city")))

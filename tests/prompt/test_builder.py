@@ -56,7 +56,7 @@ def filler(n: int) -> str:
 async def summarise(services: Services, cid: str, turn_to: int, content: str) -> Summary:
     turns = await services.history.read(cid, 0, turn_to + 1)
     summary = Summary(cid, 0, 0, turn_to, content, turns[0].created_at, turns[-1].created_at)
-    [vector] = await services.embedder.embed([content])
+    [vector] = await services.embedder.embed([content], "document")
     async with services.history.locked(cid):
         await services.history.add_summary(summary, vector)
     return summary

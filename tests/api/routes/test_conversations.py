@@ -1,5 +1,10 @@
 import httpx
+from asgi_lifespan import LifespanManager
 
+from app.conversations.store import ChromaStore
+from app.main import create_app
+from app.settings import Settings
+from app.storage.http_embedder import HttpEmbedder
 from app.wiring import Services
 from tests.fakes import FakeLLM
 
@@ -142,3 +147,26 @@ async def test_an_import_time_must_be_a_date_time_string(client: httpx.AsyncClie
     response = await client.post("/conversations/c1/messages", json={"messages": [message]})
     assert response.status_code == 422
     assert "created_at: must be an ISO 8601 date-time string" in response.json()["error"]["message"]
+
+
+async def test_an_embedding_server_that_is_down_is_reported_and_nothing_is_stored(
+    settings: Settings, llm: FakeLLM, store: ChromaStore
+) -> None:
+    def refusing(request: httpx.Request) -> httpx.Response:
+        raise httpx.ConnectError("connection refused", request=request)
+
+    down = httpx.AsyncClient(base_url="http://embedder.test", transport=httpx.MockTransport(refusing))
+    app = create_app(
+        settings, Services.assemble(settings, llm, store, HttpEmbedder(down, "nomic-embed-text"))
+    )
+    async with LifespanManager(app) as manager:
+        transport = httpx.ASGITransport(app=manager.app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://mnemo") as client:
+            response = await client.post("/conversations/c1/messages", json={"messages": messages(2)})
+            assert response.status_code == 503
+            error = response.json()["error"]
+            assert error["code"] == "embedder_unavailable"
+            assert error["message"].startswith(
+                "the embedding server at http://embedder.test is not reachable"
+            )
+            assert (await client.get("/conversations/c1/messages")).json()["messages"] == []

