@@ -112,9 +112,11 @@ class LlamaStream:
             await self.open()
         assert self._source is not None
         finish_reason: str | None = None
+        ended = False
         with map_reply_errors():
             async for sse in self._source.aiter_sse():
                 if sse.data == "[DONE]":
+                    ended = True
                     break
                 chunk = json.loads(sse.data)
                 if "error" in chunk:
@@ -127,6 +129,9 @@ class LlamaStream:
                 if chunk.get("usage"):
                     yield Finished(usage_from(chunk), finish_reason, chunk)
                     return
+        if not ended:
+            # The connection closed between chunks (the server died): the reply is cut, not finished.
+            raise LLMFailed("llama.cpp broke off the reply: the stream ended without [DONE]")
         yield Finished(Usage(), finish_reason)
 
     async def aclose(self) -> None:

@@ -193,6 +193,17 @@ async def test_a_connection_dropped_mid_reply_fails_after_what_arrived() -> None
     assert [e.text for e in received if isinstance(e, Delta)] == ["Hel"]
 
 
+async def test_a_stream_that_ends_without_done_fails_after_what_arrived() -> None:
+    stream = llama(lambda request: streamed(sse(chunk({"content": "Hel"})))).stream_chat(MESSAGES, {})
+    await stream.open()
+    received: list[StreamEvent] = []
+    with pytest.raises(LLMFailed, match=r"ended without \[DONE\]"):
+        async for event in stream.events():
+            received.append(event)
+    await stream.aclose()
+    assert [e.text for e in received if isinstance(e, Delta)] == ["Hel"]
+
+
 @pytest.mark.parametrize(
     ("bad", "message"),
     [
