@@ -13,6 +13,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from importlib import metadata
 from pathlib import Path
+from typing import Protocol
 
 CHUNK = 1 << 20
 
@@ -105,6 +106,17 @@ MODELS = {model.name: model for model in (QWEN, SMOLLM2)}
 DEFAULT = QWEN.name
 
 
+class Pinned(Protocol):
+    """A model file known by its name, size and sha256."""
+
+    @property
+    def name(self) -> str: ...
+    @property
+    def size(self) -> int: ...
+    @property
+    def sha256(self) -> str: ...
+
+
 def sha256_of(path: Path) -> str:
     digest = hashlib.sha256()
     with path.open("rb") as source:
@@ -113,7 +125,7 @@ def sha256_of(path: Path) -> str:
     return digest.hexdigest()
 
 
-def verify(model: BundledModel, path: Path) -> None:
+def verify(model: Pinned, path: Path) -> None:
     """Refuse a file whose size or sha256 is not the pinned one."""
     size = path.stat().st_size
     if size != model.size:

@@ -14,7 +14,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from app.llm.models import ModelError, Part, sha256_of
+from app.llm.models import ModelError, Part, verify
 from app.llm.split_zip import SplitZipError, extract
 
 
@@ -51,20 +51,6 @@ NOMIC = ZippedModel(
     sha256="f7af6f66802f4df86eda10fe9bbcfc75c39562bed48ef6ace719a251cf1c2fdb",
     parts=tuple(_gpt4all_part(n) for n in (9, 10, 11, 12)),
 )
-
-
-def verify(model: ZippedModel, path: Path) -> None:
-    """Refuse a file whose size or sha256 is not the pinned one."""
-    size = path.stat().st_size
-    if size != model.size:
-        raise ModelError(
-            f"{path} has {size:,} bytes, {model.name} has {model.size:,}: delete it to rewrite it"
-        )
-    found = sha256_of(path)
-    if found != model.sha256:
-        raise ModelError(
-            f"{path} has sha256 {found}, {model.name} has {model.sha256}: delete it to rewrite it"
-        )
 
 
 def ensure(model: ZippedModel, folder: Path, paths: Sequence[Path] | None = None) -> Path:
