@@ -61,6 +61,10 @@ def not_blank(value: str) -> str:
     return value
 
 
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
 def as_utc(value: datetime | None) -> datetime | None:
     """A time without a zone is taken as UTC."""
     if value is not None and value.tzinfo is None:

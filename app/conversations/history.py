@@ -13,8 +13,9 @@ from cachetools import LRUCache
 
 from app.conversations import hierarchy
 from app.conversations.keywords import KeywordIndex
-from app.conversations.models import Role, Summary, Turn, utcnow
+from app.conversations.models import Role, Summary, Turn
 from app.conversations.store import Store
+from app.fields import utcnow
 from app.storage.embedder import Embedder
 
 EMBED_BATCH = 64
@@ -109,9 +110,7 @@ class History:
         for begin in range(0, len(turns), EMBED_BATCH):
             batch = turns[begin : begin + EMBED_BATCH]
             texts = [embed_text(t) for t in batch]
-            vectors = await self._embedder.embed(
-                await self._vector_texts(conversation_id, batch), "document"
-            )
+            vectors = await self._embedder.embed(await self._vector_texts(conversation_id, batch), "document")
             if self._keywords is not None:
                 await self._keywords.add(batch, texts)
             try:

@@ -3,14 +3,12 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Literal
 
+from app.fields import utcnow
+
 Role = Literal["user", "assistant", "system"]
-
-
-def utcnow() -> datetime:
-    return datetime.now(UTC)
 
 
 def turn_id(conversation_id: str, turn_index: int) -> str:

@@ -32,9 +32,6 @@ class Span:
     start: datetime
     end: datetime
 
-    def __contains__(self, moment: datetime) -> bool:
-        return self.start <= moment < self.end
-
 
 def _month(year: int, month: int) -> Span:
     start = datetime(year, month, 1)

@@ -22,8 +22,8 @@ from typing import Any
 
 import anyio
 
-from app.conversations.models import utcnow
 from app.errors import InvalidInput, NotFound
+from app.fields import utcnow
 from app.longterm.models import LongTermMemory, MemoryQuery, MemoryType, Page, Scored, Source
 from app.longterm.store import MemoryStore
 from app.storage.embedder import Embedder

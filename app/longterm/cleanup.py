@@ -14,7 +14,7 @@ from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from typing import Literal
 
-from app.conversations.models import utcnow
+from app.fields import utcnow
 from app.longterm.book import Memories, dot
 from app.longterm.models import LongTermMemory
 

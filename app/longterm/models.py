@@ -8,7 +8,7 @@ from dataclasses import dataclass, field, replace
 from datetime import datetime
 from enum import StrEnum
 
-from app.conversations.models import utcnow
+from app.fields import utcnow
 
 
 class MemoryType(StrEnum):

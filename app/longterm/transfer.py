@@ -17,8 +17,7 @@ from typing import Annotated, Literal
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError
 
-from app.conversations.models import utcnow
-from app.fields import NAME_PATTERN, as_utc, describe_errors, not_blank
+from app.fields import NAME_PATTERN, as_utc, describe_errors, not_blank, utcnow
 from app.longterm.book import Memories
 from app.longterm.models import LongTermMemory, MemoryType, Source
 

@@ -9,9 +9,10 @@ from typing import Any
 
 from app.conversations import hierarchy
 from app.conversations.history import History
-from app.conversations.models import Recalled, Summary, Turn, utcnow
+from app.conversations.models import Recalled, Summary, Turn
 from app.conversations.retriever import Retriever
 from app.errors import InvalidInput, MessageTooLarge
+from app.fields import utcnow
 from app.llm.portable import text_of
 from app.llm.protocols import ServerProbe
 from app.llm.tokens import TokenCounter

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
-from app.conversations.models import Summary, Turn, summary_id, turn_id, utcnow
+from app.conversations.models import Summary, Turn, summary_id, turn_id
+from app.fields import utcnow
 
 T0 = datetime(2025, 1, 1, tzinfo=UTC)
 

@@ -4,8 +4,9 @@ import chromadb
 import pytest
 from chromadb.config import Settings as ChromaSettings
 
-from app.conversations.models import Summary, Turn, utcnow
+from app.conversations.models import Summary, Turn
 from app.conversations.store import ChromaStore
+from app.fields import utcnow
 from tests.fakes import HashEmbedder
 
 embedder = HashEmbedder()
