@@ -7,11 +7,12 @@ import socket
 import subprocess
 import sys
 import time
+from dataclasses import dataclass
 from pathlib import Path
 
 import httpx
 
-from app.llm.server import LlamaServer, config_for, die_with_parent
+from app.llm.server import LlamaServer, LlamaServerConfig, config_for, die_with_parent
 
 ROOT = Path(__file__).resolve().parents[1]
 MODELS = ROOT / "data" / "models"
@@ -74,6 +75,40 @@ class MnemoProcess:
 def start_llama(model_path: Path, log_dir: Path, ctx: int = 8192, slots: int = 2) -> LlamaServer:
     config = config_for(model_path, free_port(), ctx=ctx, slots=slots)
     server = LlamaServer(config, log_dir / f"llama-{config.port}.log")
+    server.start()
+    server.wait_ready()
+    return server
+
+
+@dataclass(frozen=True)
+class EmbeddingServerConfig(LlamaServerConfig):
+    """llama-server in embedding mode: mean pooling, and a batch that holds a whole input.
+
+    Encoder models such as nomic-embed-text attend over the whole input at once, so an input must
+    fit one micro-batch: `batch` tokens (nomic's context, 2,048) for both --batch-size and --ubatch-size.
+    """
+
+    batch: int = 2048
+
+    def command(self, binary: Path) -> list[str]:
+        size = str(self.batch)
+        flags = ["--embedding", "--pooling", "mean", "--batch-size", size, "--ubatch-size", size]
+        return [*super().command(binary), *flags]
+
+
+def start_embedding_server(
+    model_path: Path, log_dir: Path, *, slots: int = 4, threads: int = 0, alias: str = ""
+) -> LlamaServer:
+    """A llama-server that serves /v1/embeddings for `model_path`, each slot a full 2,048-token input."""
+    config = EmbeddingServerConfig(
+        model=model_path,
+        port=free_port(),
+        ctx=2048 * slots,
+        slots=slots,
+        threads=threads,
+        alias=alias or model_path.stem,
+    )
+    server = LlamaServer(config, log_dir / f"embedding-{config.port}.log")
     server.start()
     server.wait_ready()
     return server

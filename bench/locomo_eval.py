@@ -27,6 +27,7 @@ import sys
 import tempfile
 import time
 from collections import defaultdict
+from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
@@ -39,7 +40,7 @@ from app.conversations.summarizer import SummaryScheduler  # noqa: E402
 from app.llm.models import DEFAULT, resolve  # noqa: E402
 from app.main import create_app  # noqa: E402
 from app.settings import Settings  # noqa: E402
-from app.wiring import open_services  # noqa: E402
+from app.wiring import Services, open_services  # noqa: E402
 from bench.harness import start_llama  # noqa: E402
 from bench.locomo import CATEGORIES, NoSummaries, conversations, import_all, questions  # noqa: E402
 
@@ -101,12 +102,25 @@ UNRELATED = [
 ]
 
 
+# Further measures on the imported conversations (bench/embedders.py's gate calibration): given the
+# service, its client and the stored turns ((conversation, dia_id) -> message with its turn_index).
+Probe = Callable[
+    [Services, httpx.AsyncClient, dict[tuple[str, str], dict[str, Any]]], Awaitable[dict[str, Any]]
+]
+
+
+def unrelated_questions(by_conv: dict[str, list[dict[str, Any]]]) -> list[tuple[str, str]]:
+    """Each unrelated question with the conversation it is asked in (round robin)."""
+    ids = sorted(by_conv)
+    return [(ids[i % len(ids)], question) for i, question in enumerate(UNRELATED)]
+
+
 def pct(values: list[float], q: float) -> float:
     ordered = sorted(values)
     return ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))]
 
 
-async def evaluate(settings: Settings, limit: int | None) -> dict[str, Any]:
+async def evaluate(settings: Settings, limit: int | None, probe: Probe | None = None) -> dict[str, Any]:
     asked = questions()[:limit] if limit else questions()
     by_conv = conversations()
 
@@ -117,7 +131,8 @@ async def evaluate(settings: Settings, limit: int | None) -> dict[str, Any]:
         async with httpx.AsyncClient(transport=transport, base_url="http://mnemo", timeout=300) as client:
             app.state.services = services
             started = time.perf_counter()
-            text_of = {key: msg["content"] for key, msg in (await import_all(client, by_conv)).items()}
+            stored = await import_all(client, by_conv)
+            text_of = {key: msg["content"] for key, msg in stored.items()}
             import_seconds = time.perf_counter() - started
 
             rows = []
@@ -150,14 +165,14 @@ async def evaluate(settings: Settings, limit: int | None) -> dict[str, Any]:
                 rows.append(row)
 
             gated = 0
-            for i, question in enumerate(UNRELATED):
-                cid = sorted(by_conv)[i % len(by_conv)]
+            for cid, question in unrelated_questions(by_conv):
                 body = (
                     await client.post(
                         f"/conversations/{cid}/context", json={"query": question, "max_tokens": 2048}
                     )
                 ).json()
                 gated += not body["memories"]
+            probed = await probe(services, client, stored) if probe is not None else None
 
     def mean(key: str, subset: list[dict[str, Any]]) -> float:
         return round(statistics.mean(r[key] for r in subset), 3) if subset else 0.0
@@ -169,7 +184,7 @@ async def evaluate(settings: Settings, limit: int | None) -> dict[str, Any]:
         | {"n": sum(r["category"] == c for r in rows)}
         for c, name in CATEGORIES.items()
     }
-    return {
+    result: dict[str, Any] = {
         "questions": len(rows),
         "overall": overall,
         "per_category": per_category,
@@ -186,6 +201,9 @@ async def evaluate(settings: Settings, limit: int | None) -> dict[str, Any]:
         "import_seconds": round(import_seconds, 1),
         "settings": {k: v for k, v in settings.model_dump().items() if k in OVERRIDABLE},
     }
+    if probed is not None:
+        result["probe"] = probed
+    return result
 
 
 OVERRIDABLE = {
