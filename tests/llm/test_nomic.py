@@ -178,6 +178,13 @@ def test_an_interrupted_quantization_leaves_no_file_behind(tmp_path: Path) -> No
     assert sorted(p.name for p in tmp_path.iterdir()) == ["tiny.gguf"]
 
 
+def test_a_missing_llama_quantize_is_a_model_error(tmp_path: Path) -> None:
+    model = small_quantized(source_in(tmp_path))
+    with pytest.raises(ModelError, match=r"llama-quantize could not be run: .*no-such-llama-quantize"):
+        quantize(model, tmp_path, tmp_path / "no-such-llama-quantize")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["tiny.gguf"]
+
+
 def test_the_source_is_written_first_when_absent(tmp_path: Path) -> None:
     model = small_quantized(small_model((Part("mnemo-no-such-part", "0.0.2", "m", "p"),)))
     run = FakeQuantize()
