@@ -11,7 +11,7 @@ llama-server only counts tokens). For each embedder:
 - the gate calibration: the top cosine of each unrelated question and of each dev question, and the
   cosine of each evidence turn; the lowest threshold (0.01 steps) that leaves >= 90% of unrelated
   questions without memories, and the share of evidence still above it;
-- evaluate() again with that threshold, on a fresh import.
+- evaluate() again with that threshold, on the same import.
 
     flock /tmp/llama.lock .venv/bin/python bench/embedders.py [--only nomic-q8_0] [--limit 40] [--set k=v]
 
@@ -45,7 +45,7 @@ from app.settings import Settings  # noqa: E402
 from app.wiring import Services  # noqa: E402
 from bench.harness import start_embedding_server, start_llama  # noqa: E402
 from bench.locomo import conversations, questions  # noqa: E402
-from bench.locomo_eval import OVERRIDABLE, Probe, evaluate, pct, unrelated_questions  # noqa: E402
+from bench.locomo_eval import OVERRIDABLE, evaluate, pct, unrelated_questions  # noqa: E402
 
 MODELS = ROOT / "data" / "models"
 NOMIC_MODEL = "nomic-embed-text-v1.5"  # the name that makes Mnemo apply nomic's prefixes
@@ -103,10 +103,12 @@ class GateProbe:
 
     def __init__(self, limit: int | None) -> None:
         self.limit = limit
+        self.stored: dict[tuple[str, str], dict[str, Any]] = {}  # what the run imported, for a re-run
 
     async def __call__(
         self, services: Services, client: httpx.AsyncClient, stored: dict[tuple[str, str], dict[str, Any]]
     ) -> dict[str, Any]:
+        self.stored = stored
         asked = questions()[: self.limit] if self.limit else questions()
         return {
             "gate": await self.gate(services, asked, stored),
@@ -224,22 +226,23 @@ def run_candidate(
     turns = sum(len(conv) for conv in conversations().values())
     with embedder_settings(candidate, work) as chosen:
 
-        def settings(run: str, **extra: Any) -> Settings:
+        def settings(**extra: Any) -> Settings:
             return Settings(
                 _env_file=None,  # type: ignore[call-arg]
-                data_dir=work / f"{candidate.name}-{run}",
+                data_dir=work / candidate.name,
                 llm_base_url=llm_url,
                 **chosen,
                 **{**overrides, **extra},
             )
 
-        probe: Probe = GateProbe(limit)
+        probe = GateProbe(limit)
         started = time.perf_counter()
-        configured = asyncio.run(evaluate(settings("configured"), limit, probe))
+        configured = asyncio.run(evaluate(settings(), limit, probe))
         configured["seconds"] = round(time.perf_counter() - started, 1)
         threshold = configured["probe"]["gate"]["threshold"]
         started = time.perf_counter()
-        calibrated = asyncio.run(evaluate(settings("calibrated", score_threshold=threshold), limit))
+        rerun = settings(score_threshold=threshold)
+        calibrated = asyncio.run(evaluate(rerun, limit, imported=probe.stored))
         calibrated["seconds"] = round(time.perf_counter() - started, 1)
     latency = configured["probe"]["latency"]
     row = {

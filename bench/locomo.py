@@ -52,7 +52,9 @@ def questions() -> list[dict[str, Any]]:
     return [q for q in load("questions.jsonl") if q["category"] in CATEGORIES and q["evidence"]]
 
 
-async def import_all(client: httpx.AsyncClient, by_conv: dict[str, list[dict[str, Any]]]) -> dict[str, Any]:
+async def import_all(
+    client: httpx.AsyncClient, by_conv: dict[str, list[dict[str, Any]]]
+) -> dict[tuple[str, str], dict[str, Any]]:
     """Import every conversation through Mnemo's route; maps (conversation, dia_id) to its stored turn."""
     stored: dict[tuple[str, str], dict[str, Any]] = {}
     for cid, conv in by_conv.items():

@@ -120,7 +120,13 @@ def pct(values: list[float], q: float) -> float:
     return ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))]
 
 
-async def evaluate(settings: Settings, limit: int | None, probe: Probe | None = None) -> dict[str, Any]:
+async def evaluate(
+    settings: Settings,
+    limit: int | None,
+    probe: Probe | None = None,
+    imported: dict[tuple[str, str], dict[str, Any]] | None = None,
+) -> dict[str, Any]:
+    """The measures above; `imported`: what a run stored in the same data folder (not imported again)."""
     asked = questions()[:limit] if limit else questions()
     by_conv = conversations()
 
@@ -131,7 +137,7 @@ async def evaluate(settings: Settings, limit: int | None, probe: Probe | None = 
         async with httpx.AsyncClient(transport=transport, base_url="http://mnemo", timeout=300) as client:
             app.state.services = services
             started = time.perf_counter()
-            stored = await import_all(client, by_conv)
+            stored = imported if imported is not None else await import_all(client, by_conv)
             text_of = {key: msg["content"] for key, msg in stored.items()}
             import_seconds = time.perf_counter() - started
 
