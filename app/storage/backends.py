@@ -61,6 +61,7 @@ def model_name(settings: Settings) -> str:
 
 
 def is_nomic(settings: Settings) -> bool:
+    """Whether the configured model is a nomic-embed-text, by its name."""
     return "nomic-embed" in model_name(settings).lower()
 
 
