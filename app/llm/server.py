@@ -11,7 +11,7 @@ import sys
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 import httpx
 
@@ -92,6 +92,62 @@ class LlamaServerConfig:
         return args
 
 
+# nomic-embed-text's training context. llama-server refuses an input longer than one ubatch (500) or
+# than a slot's context (400), so both hold one whole input; Mnemo shortens a longer one itself.
+EMBEDDING_CTX = 2048
+
+
+@dataclass(frozen=True)
+class EmbeddingServerConfig:
+    """llama-server in embedding mode: mean pooling, one input of up to `ctx` tokens per batch."""
+
+    model: Path
+    port: int
+    alias: str
+    host: str = "127.0.0.1"
+    ctx: int = EMBEDDING_CTX
+    threads: int = 1
+
+    def command(self, binary: Path) -> list[str]:
+        args = [
+            str(binary),
+            "--model",
+            str(self.model),
+            "--alias",
+            self.alias,
+            "--host",
+            self.host,
+            "--port",
+            str(self.port),
+            "--embedding",
+            "--pooling",
+            "mean",
+            "--ctx-size",
+            str(self.ctx),
+            "--batch-size",
+            str(self.ctx),
+            "--ubatch-size",
+            str(self.ctx),
+            # One slot holds the whole context: with more, each gets a share too small for a long input.
+            "--parallel",
+            "1",
+            "--no-webui",
+        ]
+        if self.threads:
+            args += ["--threads", str(self.threads)]
+        return args
+
+
+class ServerConfig(Protocol):
+    """What LlamaServer needs of a configuration: where it listens and its command line."""
+
+    @property
+    def host(self) -> str: ...
+    @property
+    def port(self) -> int: ...
+    def command(self, binary: Path) -> list[str]: ...
+
+
 def config_for(
     model: Path, port: int, *, chat_template: Path | None = None, **options: Any
 ) -> LlamaServerConfig:
@@ -121,7 +177,7 @@ def die_with_parent() -> None:
 class LlamaServer:
     """A llama-server child process: start, wait until it serves, stop."""
 
-    def __init__(self, config: LlamaServerConfig, log_path: Path) -> None:
+    def __init__(self, config: ServerConfig, log_path: Path) -> None:
         self.config = config
         self.log_path = log_path
         self.process: subprocess.Popen[bytes] | None = None

@@ -1,10 +1,12 @@
-"""The embedder the settings name (MNEMO_EMBEDDER), its prefixes, and the model name its vectors carry."""
+"""The embedder the settings name (MNEMO_EMBEDDER), its prefixes, the model name its vectors carry,
+and the cosine gates that fit its scores."""
 
 from __future__ import annotations
 
 import os
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from dataclasses import dataclass
 
 import httpx
 
@@ -15,6 +17,24 @@ from app.storage.http_embedder import HttpEmbedder
 DEFAULT_EMBEDDING_MODEL = "all-MiniLM-L6-v2"
 # nomic-embed-text is trained with these; without them its recall drops.
 NOMIC_PREFIXES = Prefixes(query="search_query: ", document="search_document: ")
+# What MNEMO_EMBEDDER=nomic sends and records: f16 and Q8_0 copies share one vector space.
+NOMIC_MODEL = "nomic-embed-text-v1.5"
+
+
+@dataclass(frozen=True)
+class Gates:
+    """Least cosines, which depend on the embedder: each model spreads its scores differently."""
+
+    recall: float  # a turn recalled into the prompt (MNEMO_SCORE_THRESHOLD)
+    memory: float  # a long-term memory injected (MNEMO_MEMORY_THRESHOLD)
+    duplicate: float  # a new memory merged into a current one (MNEMO_MEMORY_DUPLICATE_THRESHOLD)
+    supersede: float  # a new memory replacing the nearest current one (MNEMO_MEMORY_SUPERSEDE_THRESHOLD)
+
+
+MINILM_GATES = Gates(recall=0.3, memory=0.45, duplicate=0.9, supersede=0.75)
+# nomic-embed-text's cosines sit higher: unrelated questions score above MiniLM's 0.3 against every
+# conversation. Placeholders until bench/embedders.py calibrates them on the unrelated-question set.
+NOMIC_GATES = Gates(recall=0.6, memory=0.7, duplicate=0.95, supersede=0.86)
 
 
 def embedding_model_name(model_path: str) -> str:
@@ -31,6 +51,8 @@ def legacy_model_name(settings: Settings) -> str:
 
 def model_name(settings: Settings) -> str:
     """The name of the configured model, recorded with its vectors and in memory exports."""
+    if settings.embedder == "nomic":
+        return settings.embedder_model or NOMIC_MODEL
     if settings.embedder == "http":
         return settings.embedder_model
     if settings.embedder == "sentence-transformers":
@@ -38,9 +60,14 @@ def model_name(settings: Settings) -> str:
     return legacy_model_name(settings)
 
 
+def is_nomic(settings: Settings) -> bool:
+    """Whether the configured model is a nomic-embed-text, by its name."""
+    return "nomic-embed" in model_name(settings).lower()
+
+
 def prefixes(settings: Settings) -> Prefixes:
     """The configured prefixes; unset, nomic-embed-text's own for a model of that name, else none."""
-    known = NOMIC_PREFIXES if "nomic-embed" in model_name(settings).lower() else Prefixes()
+    known = NOMIC_PREFIXES if is_nomic(settings) else Prefixes()
     query, document = settings.embedder_query_prefix, settings.embedder_document_prefix
     return Prefixes(
         query=known.query if query is None else query,
@@ -48,13 +75,28 @@ def prefixes(settings: Settings) -> Prefixes:
     )
 
 
+def gates(settings: Settings) -> Gates:
+    """The configured gates; each one unset takes the embedder's own (MiniLM's for a model not calibrated)."""
+    known = NOMIC_GATES if is_nomic(settings) else MINILM_GATES
+
+    def pick(value: float | None, default: float) -> float:
+        return default if value is None else value
+
+    return Gates(
+        recall=pick(settings.score_threshold, known.recall),
+        memory=pick(settings.memory_threshold, known.memory),
+        duplicate=pick(settings.memory_duplicate_threshold, known.duplicate),
+        supersede=pick(settings.memory_supersede_threshold, known.supersede),
+    )
+
+
 @asynccontextmanager
 async def open_embedder(settings: Settings) -> AsyncIterator[Embedder]:
     """The configured embedder, open for the service's lifetime."""
-    if settings.embedder == "http":
+    if settings.embedder in ("http", "nomic"):
         timeout = httpx.Timeout(settings.embedder_timeout)
-        async with httpx.AsyncClient(base_url=settings.embedder_url, timeout=timeout) as client:
-            yield HttpEmbedder(client, settings.embedder_model, settings.embedder_batch, prefixes(settings))
+        async with httpx.AsyncClient(base_url=settings.embedder_root, timeout=timeout) as client:
+            yield HttpEmbedder(client, model_name(settings), settings.embedder_batch, prefixes(settings))
         return
     folder = settings.embedder_model if settings.embedder == "sentence-transformers" else ""
     path = folder or settings.embedding_model_path or default_model_path()

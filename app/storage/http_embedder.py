@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import json
+import logging
 import math
+import re
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 from typing import Any
 
 import httpx
@@ -15,6 +18,12 @@ from app.errors import EmbedderUnavailable
 from app.storage.embedder import Kind, Prefixes
 
 ENDPOINT = "/v1/embeddings"
+# What llama-server says of an input longer than a batch (500) or a slot's context (400); others alike.
+TOO_LONG = re.compile(r"too large|too long|context size|context length|exceeds", re.IGNORECASE)
+INPUT_TOKENS = re.compile(r"input \((\d+) tokens\)")
+BATCH_TOKENS = re.compile(r"current batch size: (\d+)")
+
+log = logging.getLogger("mnemo.embedder")
 
 
 @contextmanager
@@ -47,6 +56,35 @@ def vectors_of(body: Any, expected: int) -> list[list[float]]:
     return [unit([float(x) for x in item["embedding"]]) for item in data]
 
 
+@dataclass(frozen=True)
+class TooLong:
+    """A server's refusal of an input longer than it takes, with the token counts when it gives them."""
+
+    tokens: int | None = None
+    limit: int | None = None
+
+    def shorten(self, text: str) -> str:
+        """The text's start, cut in proportion to what fits (a little under), else by half."""
+        keep = len(text) // 2
+        if self.tokens and self.limit and self.limit < self.tokens:
+            keep = min(len(text) - 1, int(len(text) * self.limit / self.tokens * 0.95))
+        return text[:keep]
+
+
+def too_long(response: httpx.Response) -> TooLong | None:
+    """The refusal of an over-long input, or None for any other answer."""
+    if response.status_code not in (400, 413, 422, 500) or not TOO_LONG.search(response.text):
+        return None
+    try:
+        error = response.json().get("error")
+    except ValueError:
+        error = None
+    if isinstance(error, dict) and "n_prompt_tokens" in error and "n_ctx" in error:
+        return TooLong(int(error["n_prompt_tokens"]), int(error["n_ctx"]))
+    tokens, limit = INPUT_TOKENS.search(response.text), BATCH_TOKENS.search(response.text)
+    return TooLong(int(tokens[1]) if tokens else None, int(limit[1]) if limit else None)
+
+
 class HttpEmbedder:
     """Embeds through a server's /v1/embeddings, `batch_size` texts a request, in order."""
 
@@ -75,5 +113,25 @@ class HttpEmbedder:
         payload = {"model": self._model, "input": texts, "encoding_format": "float"}
         with map_embedding_errors(str(self._client.base_url)):
             response = await self._client.post(ENDPOINT, json=payload)
-            response.raise_for_status()
-            return vectors_of(response.json(), len(texts))
+            refusal = too_long(response)
+            if refusal is None:
+                response.raise_for_status()
+                return vectors_of(response.json(), len(texts))
+        if len(texts) > 1:
+            # One long text fails the whole batch: send them one by one, so only it is shortened.
+            return [vector for text in texts for vector in await self._request([text])]
+        return await self._request([self._shortened(texts[0], refusal)])
+
+    def _shortened(self, text: str, refusal: TooLong) -> str:
+        """Its start, as sentence-transformers embeds a text longer than the model's context."""
+        shorter = refusal.shorten(text)
+        if not shorter:
+            raise EmbedderUnavailable(
+                f"the embedding server at {self._client.base_url} refused even one character"
+            )
+        log.info(
+            "the embedding server refused %d characters as too long: sending the first %d",
+            len(text),
+            len(shorter),
+        )
+        return shorter

@@ -6,7 +6,7 @@ from pathlib import Path
 
 from gguf import GGUFWriter
 
-from app.llm.server import config_for, read_gguf
+from app.llm.server import EMBEDDING_CTX, EmbeddingServerConfig, config_for, read_gguf
 
 
 def gguf(path: Path, arch: str, window: int | None, template: str | None) -> Path:
@@ -40,3 +40,20 @@ def test_a_model_with_its_own_template_and_no_sliding_window_gets_neither_flag(t
     args = config_for(model, 8080, chat_template=tmp_path / "t.jinja").command(Path("llama-server"))
     assert "--swa-full" not in args and "--chat-template-file" not in args  # the GGUF's own template wins
     assert "--swa-full" not in config_for(gguf(tmp_path / "z.gguf", "llama", 0, "x"), 1).command(Path("s"))
+
+
+def test_the_embedding_server_pools_by_mean_and_one_batch_holds_a_whole_input() -> None:
+    config = EmbeddingServerConfig(Path("nomic.gguf"), 8081, alias="nomic-embed-text-v1.5", threads=1)
+    args = config.command(Path("llama-server"))
+
+    def value(flag: str) -> str:
+        return args[args.index(flag) + 1]
+
+    assert "--embedding" in args and value("--pooling") == "mean"
+    assert (value("--port"), value("--threads"), value("--alias")) == ("8081", "1", "nomic-embed-text-v1.5")
+    # llama-server refuses an input longer than a ubatch or a slot's share of the context.
+    ctx = int(value("--ctx-size"))
+    assert ctx >= EMBEDDING_CTX
+    assert int(value("--ubatch-size")) >= ctx and int(value("--batch-size")) >= ctx
+    assert int(value("--parallel")) == 1
+    assert "--threads" not in EmbeddingServerConfig(Path("m"), 1, alias="a", threads=0).command(Path("s"))

@@ -114,3 +114,68 @@ async def test_failures_are_reported_as_the_embedder_being_unavailable(handler: 
     with pytest.raises(EmbedderUnavailable, match=message) as caught:
         await embedder_on(handler).embed(["one", "two"], "document")
     assert (caught.value.status_code, caught.value.code) == (503, "embedder_unavailable")
+
+
+class Bounded(Server):
+    """A server that takes inputs of up to `limit` characters (a character a token) and refuses longer
+    ones with the answer `refusal` gives for the length."""
+
+    def __init__(self, limit: int, refusal: object) -> None:
+        super().__init__()
+        self.limit = limit
+        self.refusal = refusal
+
+    def __call__(self, request: httpx.Request) -> httpx.Response:
+        texts = json.loads(request.content)["input"]
+        longest = max(len(text) for text in texts)
+        if longest > self.limit:
+            self.bodies.append(json.loads(request.content))
+            return self.refusal(longest, self.limit)  # type: ignore[operator,no-any-return]
+        return super().__call__(request)
+
+
+def over_batch(tokens: int, limit: int) -> httpx.Response:
+    """llama-server's answer to an input longer than its physical batch."""
+    message = (
+        f"input ({tokens} tokens) is too large to process. increase the physical batch size "
+        f"(current batch size: {limit})"
+    )
+    return httpx.Response(500, json={"error": {"code": 500, "message": message, "type": "server_error"}})
+
+
+def over_context(tokens: int, limit: int) -> httpx.Response:
+    """llama-server's answer to an input longer than a slot's context."""
+    error = {
+        "code": 400,
+        "message": "the request exceeds the available context size, try increasing it",
+        "type": "exceed_context_size_error",
+        "n_prompt_tokens": tokens,
+        "n_ctx": limit,
+    }
+    return httpx.Response(400, json={"error": error})
+
+
+def without_counts(tokens: int, limit: int) -> httpx.Response:
+    return httpx.Response(500, json={"error": {"message": "input is too large to process"}})
+
+
+@pytest.mark.parametrize("refusal", [over_batch, over_context, without_counts])
+async def test_an_over_long_text_is_embedded_by_its_start_and_the_rest_of_its_batch_as_usual(
+    refusal: object,
+) -> None:
+    server = Bounded(100, refusal)
+    long = "search_document: " + "word " * 200
+    texts = ["short one", long, "short two"]
+    vectors = await embedder_on(server).embed(texts, "document")
+    sent = [text for body in server.bodies for text in body["input"]]  # type: ignore[attr-defined]
+    fitted = [text for text in sent if long.startswith(text) and len(text) <= 100]
+    assert len(fitted) == 1 and len(fitted[0]) >= 50  # one start of it, not shortened more than needed
+    alone = await embedder_on(Server()).embed(["short one", fitted[0], "short two"], "document")
+    assert vectors == alone
+
+
+async def test_a_refusal_that_is_not_about_length_is_still_a_failure() -> None:
+    server = Bounded(10, lambda tokens, limit: httpx.Response(500, json={"error": "model not loaded"}))
+    with pytest.raises(EmbedderUnavailable, match="answered 500"):
+        await embedder_on(server).embed(["x" * 20], "document")
+    assert len(server.bodies) == 1  # not retried
