@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
+from datetime import date
 from typing import Any
 
 from app.conversations import hierarchy
@@ -20,11 +21,15 @@ from app.longterm.models import Scored
 from app.prompt.budget import Request, Shares, plan
 from app.prompt.client import client_text, last_user_text, split_client, user_start
 from app.prompt.layout import (
+    GAP,
     MEMORY_FOOTER,
     MEMORY_HEADER,
     SUMMARY_HEADER,
     build_client_messages,
     build_messages,
+    day_header,
+    day_of,
+    memory_line,
     summary_label,
     system_content,
     turn_content,
@@ -34,8 +39,6 @@ from app.prompt.recall import LongTermRecall, long_term_block
 # Template tokens around one message (Gemma: "<start_of_turn>user\n" ... "<end_of_turn>\n").
 # Only for planning: every prompt is counted exactly before it is used.
 MESSAGE_OVERHEAD = 6
-# "[2023-05-08 13:56 UTC | Caroline | relevance 0.62] " and the line break, with room to spare.
-LABEL_OVERHEAD = 30
 FIT_ATTEMPTS = 4
 # The window is cut two exchanges at a time: its start then holds for the next turns.
 WINDOW_STEP = 4
@@ -131,18 +134,38 @@ class ContextBuilder:
         summary_costs = [c + 1 for c in await self._counter.texts([summary_label(s) for s in summaries])]
         if summary_costs:  # the header comes with the newest summary, which is kept first
             summary_costs[-1] += await self._counter.text(f"\n\n{SUMMARY_HEADER}\n")
-        # A label holds the query's relevance score, so it is never cached: count the turn's
-        # text (cached) and allow for the label around it.
-        memory_costs = await self._counter.texts([m.turn.content for m in memories])
+        memory_costs = await self._memory_costs(memories)
         return Request(
             budget=budget,
             fixed=fixed,
             summaries=summary_costs,
             window=window_costs,
-            memories=[c + LABEL_OVERHEAD for c in memory_costs],
+            memories=memory_costs,
             memory_block=await self._counter.text(f"{MEMORY_HEADER}\n{MEMORY_FOOTER}\n\n") + 1,
             window_step=WINDOW_STEP,
         )
+
+    async def _memory_costs(self, memories: Sequence[Recalled]) -> list[int]:
+        """Each memory's line and line break, with its day's header if it is the first of its day.
+
+        The planner keeps a prefix of the ranked list, so the first of a day in rank order
+        is the one that brings the header; a later one of the day may bring a gap marker.
+        Lines and headers hold no score, so their counts are cached across requests.
+        """
+        lines = await self._counter.texts([memory_line(m.turn) for m in memories])
+        days = {day_of(m.turn): day_header(m.turn.created_at) for m in memories}
+        headers = dict(zip(days, await self._counter.texts(list(days.values())), strict=True))
+        gap = await self._counter.text(GAP) + 1
+        costs: list[int] = []
+        seen: set[date] = set()
+        for memory, line in zip(memories, lines, strict=True):
+            day = day_of(memory.turn)
+            if day not in seen:
+                costs.append(line + 1 + headers[day] + 1)
+            else:  # a neighbour sits next to its turn; another turn of the day is rarely adjacent
+                costs.append(line + 1 + (0 if memory.neighbour_of is not None else gap))
+            seen.add(day)
+        return costs
 
     async def _fixed(self, message: str, budget: int, long_term: str = "") -> int:
         """Tokens of the system prompt and the new message with their template.
