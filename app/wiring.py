@@ -80,6 +80,7 @@ class Services:
             keywords,
             neighbours=settings.neighbours,
             speakers=settings.speaker_ranking,
+            keyword_weight=settings.keyword_weight,
         )
         memories, recall, long_term = long_term_parts(
             settings, llm, embedder, counter, memory_store, embedding_model

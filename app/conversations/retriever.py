@@ -20,20 +20,26 @@ RRF_K = 60  # the usual constant of reciprocal rank fusion
 POOL = 3  # candidates fetched from each index per memory wanted
 
 
-def fuse(*rankings: list[int]) -> dict[int, float]:
-    """Reciprocal rank fusion: each ranking adds 1 / (RRF_K + rank) to an item's score."""
+def fuse(*rankings: list[int], weights: Sequence[float] = ()) -> dict[int, float]:
+    """Weighted reciprocal rank fusion: ranking r adds weights[r] / (RRF_K + rank) to an item's score.
+
+    Rankings without a weight count 1.
+    """
     scores: dict[int, float] = defaultdict(float)
-    for ranking in rankings:
+    for n, ranking in enumerate(rankings):
+        weight = weights[n] if n < len(weights) else 1.0
         for rank, item in enumerate(ranking, start=1):
-            scores[item] += 1.0 / (RRF_K + rank)
+            scores[item] += weight / (RRF_K + rank)
     return dict(scores)
 
 
 class Retriever:
-    """Top-k turns of one conversation.
+    """The turns of one conversation that matter for a message, best first, at most top_k.
 
     Candidates come from the vector index (MiniLM, cosine) and, when there is one, the
-    keyword index (BM25); they are ranked by reciprocal rank fusion. Every candidate
+    keyword index (BM25); they are ranked by weighted reciprocal rank fusion, where the
+    keyword ranking counts `keyword_weight` against 1 for each vector ranking (a boost, so
+    a strong embedder is not dragged down by word matches). Every candidate
     carries its cosine similarity to the query, and nothing below the threshold is
     returned: an unrelated message gets no memories at all.
     """
@@ -47,6 +53,7 @@ class Retriever:
         keywords: KeywordIndex | None = None,
         neighbours: bool = False,
         speakers: bool = False,
+        keyword_weight: float = 1.0,
     ) -> None:
         self._store = store
         self._embedder = embedder
@@ -55,6 +62,7 @@ class Retriever:
         self._keywords = keywords
         self._neighbours = neighbours
         self._speakers = speakers
+        self._keyword_weight = keyword_weight
 
     async def retrieve(
         self,
@@ -101,7 +109,7 @@ class Retriever:
             candidates[memory.turn.turn_index] = memory
         rankings = [[m.turn.turn_index for m in ranking] for ranking in vector_rankings]
         rankings.append(sparse)
-        fused = fuse(*rankings)
+        fused = fuse(*rankings, weights=[1.0] * len(vector_rankings) + [self._keyword_weight])
 
         chosen: list[Recalled] = []
         seen = set(exclude)

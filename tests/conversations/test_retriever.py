@@ -19,6 +19,37 @@ def test_fusion_rewards_agreement_between_rankings() -> None:
     assert fuse() == {}
 
 
+def test_weighted_fusion_scales_each_rankings_votes() -> None:
+    scores = fuse([1, 2], [2, 1], weights=[1.0, 0.25])
+    assert scores[1] == pytest.approx(1 / (RRF_K + 1) + 0.25 / (RRF_K + 2))
+    assert scores[1] > scores[2]  # the heavier ranking's first place wins
+    assert fuse([1, 2], [2, 1], weights=[0.25, 1.0])[2] > fuse([1, 2], [2, 1], weights=[0.25, 1.0])[1]
+    assert fuse([1], [2], weights=[1.0, 0.0])[2] == 0.0  # weight 0: no vote
+    assert fuse([1, 2], [3]) == fuse([1, 2], [3], weights=[1.0])  # a ranking without a weight counts 1
+
+
+async def test_the_keyword_weight_decides_how_far_word_matches_lift_a_turn(
+    store: ChromaStore, keywords: KeywordIndex
+) -> None:
+    embedder = HashEmbedder(dimensions=8)  # a crowded vector space: many unrelated words collide
+    history = History(store, embedder, keywords)
+    texts = [f"we talked about topic number {i} and more" for i in range(40)]
+    texts[7] = "my cousin Xanthippe moved to Porto"
+    await add(history, "c1", texts)
+    query = "where did Xanthippe move"
+
+    async def rank(weight: float) -> int:
+        retriever = Retriever(
+            store, embedder, top_k=40, threshold=-1.0, keywords=keywords, keyword_weight=weight
+        )
+        found = [m.turn.turn_index for m in await retriever.retrieve("c1", query, before=40)]
+        return found.index(7)
+
+    assert await rank(1.0) == 0  # an equal vote: the one keyword hit comes first
+    assert await rank(0.0) > 3  # no vote: where the vectors alone put it
+    assert await rank(0.0) >= await rank(0.02) >= await rank(1.0)
+
+
 async def add(history: History, cid: str, texts: list[str]) -> None:
     async with history.locked(cid):
         await history.append(
