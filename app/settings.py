@@ -47,7 +47,7 @@ class Settings(BaseSettings):
     # Memory
     embedding_model_path: str = ""
     chroma_url: str = ""
-    top_k: int = Field(5, ge=0, le=50)
+    top_k: int = Field(40, ge=0, le=200)
     score_threshold: float = Field(0.3, ge=-1.0, le=1.0)
     neighbours: bool = False
     speaker_ranking: bool = False
@@ -61,6 +61,7 @@ class Settings(BaseSettings):
     summary_timeout: float = Field(120.0, gt=0)
     summary_share: float = Field(0.25, ge=0.0, le=1.0)
     memory_share: float = Field(0.25, ge=0.0, le=1.0)
+    memory_share_past: float = Field(0.5, ge=0.0, le=1.0)
 
     # Embedder (see README, "A stronger embedder")
     embedder: Literal["minilm", "sentence-transformers", "http"] = "minilm"

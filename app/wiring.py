@@ -93,7 +93,11 @@ class Services:
             system_prompt=settings.system_prompt,
             window_max_turns=settings.window_max_turns,
             context_tokens=settings.context_tokens,
-            shares=Shares(summaries=settings.summary_share, memories=settings.memory_share),
+            shares=Shares(
+                summaries=settings.summary_share,
+                memories=settings.memory_share,
+                memories_past=settings.memory_share_past,
+            ),
             recall=recall,
         )
         summarizer = Summarizer(

@@ -196,6 +196,8 @@ OVERRIDABLE = {
     "score_threshold",
     "window_max_turns",
     "memory_share",
+    "memory_share_past",
+    "keyword_weight",
     "summary_share",
     "reply_tokens",
 }

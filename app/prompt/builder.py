@@ -34,13 +34,15 @@ from app.prompt.layout import (
     system_content,
     turn_content,
 )
+from app.prompt.past import asks_about_past
 from app.prompt.recall import LongTermRecall, long_term_block
 
 # Template tokens around one message (Gemma: "<start_of_turn>user\n" ... "<end_of_turn>\n").
 # Only for planning: every prompt is counted exactly before it is used.
 MESSAGE_OVERHEAD = 6
 FIT_ATTEMPTS = 4
-# The window is cut two exchanges at a time: its start then holds for the next turns.
+# The window is cut two exchanges at a time: its start then holds for the next turns. A message
+# about the past may take room from the window for memories, but never from its newest two exchanges.
 WINDOW_STEP = 4
 # Context assumed when the server does not say (not llama.cpp) and none is configured.
 FALLBACK_CONTEXT = 4096
@@ -129,6 +131,7 @@ class ContextBuilder:
         summaries: Sequence[Summary],
         window_costs: list[int],
         memories: Sequence[Recalled],
+        asks_past: bool = False,
     ) -> Request:
         """The planner's view of a prompt: the token cost of every part that may be left out."""
         summary_costs = [c + 1 for c in await self._counter.texts([summary_label(s) for s in summaries])]
@@ -143,6 +146,8 @@ class ContextBuilder:
             memories=memory_costs,
             memory_block=await self._counter.text(f"{MEMORY_HEADER}\n{MEMORY_FOOTER}\n\n") + 1,
             window_step=WINDOW_STEP,
+            asks_past=asks_past,
+            window_keep=WINDOW_STEP,
         )
 
     async def _memory_costs(self, memories: Sequence[Recalled]) -> list[int]:
@@ -226,7 +231,8 @@ class ContextBuilder:
         lt_block = long_term_block(long_term)
         if lt_block:
             fixed = await self._fixed(message, budget, lt_block)
-        request = await self._request(budget, fixed, summaries, window_costs, memories)
+        past = asks_about_past(message, now)
+        request = await self._request(budget, fixed, summaries, window_costs, memories, past)
 
         def compose(kept: list[Summary], cut: int, recalled: list[Recalled]) -> Composed:
             return build_messages(self._system, kept, window[cut:], recalled, message, lt_block), cut
@@ -263,6 +269,7 @@ class ContextBuilder:
         query = text_of(last.get("content")) if last.get("role") == "user" else last_user_text(messages)
         next_index = await self._history.next_index(conversation_id)
         summaries = await self._history.active_summaries(conversation_id)
+        past = asks_about_past(query, utcnow())
         fixed = await self._counter.prompt(build_client_messages(system, [], [], [], last))
         if tools:
             fixed += await self._counter.text(json.dumps(tools, ensure_ascii=False))
@@ -282,7 +289,7 @@ class ContextBuilder:
         async def attempt(candidates: list[Summary], start: int) -> Fitted:
             exclude = frozenset(text_of(m.get("content")).strip() for m in [*window[start:], last])
             memories = await self._retriever.retrieve(conversation_id, query, next_index, exclude)
-            request = await self._request(budget, fixed, candidates, window_costs, memories)
+            request = await self._request(budget, fixed, candidates, window_costs, memories, past)
             return await self._fit(request, candidates, memories, compose)
 
         fitted = await attempt([], 0)
