@@ -48,10 +48,12 @@ def day_of(turn: Turn) -> date:
 def _day_lines(memories: list[Recalled]) -> list[str]:
     times = {_utc(m.turn.created_at).strftime("%H:%M") for m in memories}
     lines = [day_header(memories[0].turn.created_at, with_time=len(times) == 1)]
-    for previous, memory in zip([None, *memories], memories, strict=False):
-        if previous is not None and memory.turn.turn_index != previous.turn.turn_index + 1:
+    previous = memories[0].turn.turn_index - 1
+    for memory in memories:
+        if memory.turn.turn_index != previous + 1:
             lines.append(GAP)
         lines.append(memory_line(memory.turn))
+        previous = memory.turn.turn_index
     return lines
 
 
