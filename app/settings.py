@@ -51,7 +51,8 @@ class Settings(BaseSettings):
     score_threshold: float = Field(0.3, ge=-1.0, le=1.0)
     neighbours: bool = False
     speaker_ranking: bool = False
-    keyword_weight: float = Field(0.5, ge=0.0, le=4.0)
+    keyword_weight: float = Field(1.0, ge=0.0, le=4.0)
+    keyword_depth: int = Field(10, ge=0, le=200)
     embed_context: bool = True
     window_min_turns: int = Field(4, ge=0)
     window_max_turns: int = Field(16, ge=2)

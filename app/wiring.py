@@ -81,6 +81,7 @@ class Services:
             neighbours=settings.neighbours,
             speakers=settings.speaker_ranking,
             keyword_weight=settings.keyword_weight,
+            keyword_depth=settings.keyword_depth,
         )
         memories, recall, long_term = long_term_parts(
             settings, llm, embedder, counter, memory_store, embedding_model

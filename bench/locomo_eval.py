@@ -198,6 +198,7 @@ OVERRIDABLE = {
     "memory_share",
     "memory_share_past",
     "keyword_weight",
+    "keyword_depth",
     "summary_share",
     "reply_tokens",
 }

@@ -38,8 +38,9 @@ class Retriever:
 
     Candidates come from the vector index (MiniLM, cosine) and, when there is one, the
     keyword index (BM25); they are ranked by weighted reciprocal rank fusion, where the
-    keyword ranking counts `keyword_weight` against 1 for each vector ranking (a boost, so
-    a strong embedder is not dragged down by word matches). Every candidate
+    keyword ranking counts `keyword_weight` against 1 for each vector ranking and holds only
+    its `keyword_depth` best hits (a boost for the turns that share the query's rare words
+    and names, not a vote for every turn sharing a common one). Every candidate
     carries its cosine similarity to the query, and nothing below the threshold is
     returned: an unrelated message gets no memories at all.
     """
@@ -54,6 +55,7 @@ class Retriever:
         neighbours: bool = False,
         speakers: bool = False,
         keyword_weight: float = 1.0,
+        keyword_depth: int = 10**6,
     ) -> None:
         self._store = store
         self._embedder = embedder
@@ -63,6 +65,7 @@ class Retriever:
         self._neighbours = neighbours
         self._speakers = speakers
         self._keyword_weight = keyword_weight
+        self._keyword_depth = keyword_depth
 
     async def retrieve(
         self,
@@ -97,7 +100,8 @@ class Retriever:
         if speakers:  # turns spoken by a person the query names
             searches.append(self._store.search(conversation_id, vector, pool, before, speakers=speakers))
         vector_rankings, sparse = await asyncio.gather(
-            asyncio.gather(*searches), self._keyword_ranking(conversation_id, query, pool, before)
+            asyncio.gather(*searches),
+            self._keyword_ranking(conversation_id, query, min(pool, self._keyword_depth), before),
         )
 
         candidates: dict[int, Recalled] = {}

@@ -5,7 +5,7 @@ import pytest
 
 from app.conversations.history import History, NewMessage
 from app.conversations.keywords import KeywordIndex
-from app.conversations.retriever import RRF_K, Retriever, fuse
+from app.conversations.retriever import POOL, RRF_K, Retriever, fuse
 from app.conversations.store import ChromaStore
 from app.errors import StoreUnavailable
 from tests.fakes import HashEmbedder
@@ -48,6 +48,39 @@ async def test_the_keyword_weight_decides_how_far_word_matches_lift_a_turn(
     assert await rank(1.0) == 0  # an equal vote: the one keyword hit comes first
     assert await rank(0.0) > 3  # no vote: where the vectors alone put it
     assert await rank(0.0) >= await rank(0.02) >= await rank(1.0)
+
+
+class DeepKeywords:
+    """A keyword index whose hits are every turn, best first; it records how many were asked for."""
+
+    def __init__(self, turns: int) -> None:
+        self.turns = turns
+        self.asked: list[int] = []
+
+    async def search(self, conversation_id: str, query: str, k: int, before: int) -> list[tuple[int, float]]:
+        self.asked.append(k)
+        return [(i, 1.0 / (i + 1)) for i in range(min(k, self.turns, before))]
+
+
+async def test_only_the_best_keyword_hits_take_part_in_the_fusion(store: ChromaStore) -> None:
+    embedder = HashEmbedder()
+    history = History(store, embedder)
+    await add(history, "c1", [f"turn {i} about nothing in particular" for i in range(30)])
+    deep = DeepKeywords(30)
+    retriever = Retriever(
+        store,
+        embedder,
+        top_k=20,
+        threshold=-1.0,
+        keywords=deep,
+        keyword_depth=3,  # type: ignore[arg-type]
+    )
+    found = [m.turn.turn_index for m in await retriever.retrieve("c1", "zebra", before=30)]
+    assert deep.asked == [3]
+    assert found[:3] == [0, 1, 2]  # the three hits the keyword side kept lead
+    unlimited = Retriever(store, embedder, top_k=20, threshold=-1.0, keywords=deep)  # type: ignore[arg-type]
+    await unlimited.retrieve("c1", "zebra", before=30)
+    assert deep.asked[-1] == 20 * POOL  # without a depth: the whole pool
 
 
 async def add(history: History, cid: str, texts: list[str]) -> None:
