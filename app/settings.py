@@ -47,10 +47,12 @@ class Settings(BaseSettings):
     # Memory
     embedding_model_path: str = ""
     chroma_url: str = ""
-    top_k: int = Field(5, ge=0, le=50)
+    top_k: int = Field(40, ge=0, le=200)
     score_threshold: float | None = Field(None, ge=-1.0, le=1.0)
     neighbours: bool = False
     speaker_ranking: bool = False
+    keyword_weight: float = Field(1.0, ge=0.0, le=4.0)
+    keyword_depth: int = Field(10, ge=0, le=200)
     embed_context: bool = True
     window_min_turns: int = Field(4, ge=0)
     window_max_turns: int = Field(16, ge=2)
@@ -60,6 +62,7 @@ class Settings(BaseSettings):
     summary_timeout: float = Field(120.0, gt=0)
     summary_share: float = Field(0.25, ge=0.0, le=1.0)
     memory_share: float = Field(0.25, ge=0.0, le=1.0)
+    memory_share_past: float = Field(0.5, ge=0.0, le=1.0)
 
     # Embedder (see README, "A stronger embedder")
     embedder: Literal["minilm", "sentence-transformers", "http", "nomic"] = "minilm"

@@ -80,6 +80,8 @@ class Services:
             keywords,
             neighbours=settings.neighbours,
             speakers=settings.speaker_ranking,
+            keyword_weight=settings.keyword_weight,
+            keyword_depth=settings.keyword_depth,
         )
         memories, recall, long_term = long_term_parts(
             settings, llm, embedder, counter, memory_store, embedding_model
@@ -92,7 +94,11 @@ class Services:
             system_prompt=settings.system_prompt,
             window_max_turns=settings.window_max_turns,
             context_tokens=settings.context_tokens,
-            shares=Shares(summaries=settings.summary_share, memories=settings.memory_share),
+            shares=Shares(
+                summaries=settings.summary_share,
+                memories=settings.memory_share,
+                memories_past=settings.memory_share_past,
+            ),
             recall=recall,
         )
         summarizer = Summarizer(

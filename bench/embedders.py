@@ -42,6 +42,7 @@ sys.path.insert(0, str(ROOT))
 from app.llm.models import DEFAULT, resolve  # noqa: E402
 from app.llm.nomic import NOMIC, NOMIC_Q8_0  # noqa: E402
 from app.settings import Settings  # noqa: E402
+from app.storage.backends import gates  # noqa: E402
 from app.wiring import Services  # noqa: E402
 from bench.harness import start_embedding_server, start_llama  # noqa: E402
 from bench.locomo import conversations, questions  # noqa: E402
@@ -151,7 +152,7 @@ class GateProbe:
         return {
             "threshold": threshold,
             "at_threshold": above(threshold),
-            "at_configured": above(services.settings.score_threshold),
+            "at_configured": above(gates(services.settings).recall),
             "unrelated_top": summary(unrelated),
             "dev_top": summary(dev_tops),
             "evidence": summary(flat),

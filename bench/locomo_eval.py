@@ -40,6 +40,7 @@ from app.conversations.summarizer import SummaryScheduler  # noqa: E402
 from app.llm.models import DEFAULT, resolve  # noqa: E402
 from app.main import create_app  # noqa: E402
 from app.settings import Settings  # noqa: E402
+from app.storage.backends import gates  # noqa: E402
 from app.wiring import Services, open_services  # noqa: E402
 from bench.harness import start_llama  # noqa: E402
 from bench.locomo import CATEGORIES, NoSummaries, conversations, import_all, questions  # noqa: E402
@@ -205,7 +206,8 @@ async def evaluate(
             for cid, v in latencies.items()
         },
         "import_seconds": round(import_seconds, 1),
-        "settings": {k: v for k, v in settings.model_dump().items() if k in OVERRIDABLE},
+        "settings": {k: v for k, v in settings.model_dump().items() if k in OVERRIDABLE}
+        | {"score_threshold": gates(settings).recall},  # unset means the embedder's own
     }
     if probed is not None:
         result["probe"] = probed
@@ -220,6 +222,9 @@ OVERRIDABLE = {
     "score_threshold",
     "window_max_turns",
     "memory_share",
+    "memory_share_past",
+    "keyword_weight",
+    "keyword_depth",
     "summary_share",
     "reply_tokens",
 }

@@ -47,9 +47,7 @@ def test_the_two_servers_listen_on_their_own_ports_with_their_own_threads(tmp_pa
     assert flag(chat, "--alias") == settings.model_alias
 
 
-def test_the_embedder_file_follows_the_quantisation(
-    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
-) -> None:
+def test_the_embedder_file_follows_the_quantisation(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     asked: list[tuple[str, Path]] = []
 
     def quantize(model: QuantizedModel, folder: Path) -> Path:

@@ -20,20 +20,27 @@ RRF_K = 60  # the usual constant of reciprocal rank fusion
 POOL = 3  # candidates fetched from each index per memory wanted
 
 
-def fuse(*rankings: list[int]) -> dict[int, float]:
-    """Reciprocal rank fusion: each ranking adds 1 / (RRF_K + rank) to an item's score."""
+def fuse(*rankings: list[int], weights: Sequence[float] = ()) -> dict[int, float]:
+    """Weighted reciprocal rank fusion: ranking r adds weights[r] / (RRF_K + rank) to an item's score.
+
+    Rankings without a weight count 1.
+    """
     scores: dict[int, float] = defaultdict(float)
-    for ranking in rankings:
+    for n, ranking in enumerate(rankings):
+        weight = weights[n] if n < len(weights) else 1.0
         for rank, item in enumerate(ranking, start=1):
-            scores[item] += 1.0 / (RRF_K + rank)
+            scores[item] += weight / (RRF_K + rank)
     return dict(scores)
 
 
 class Retriever:
-    """Top-k turns of one conversation.
+    """The turns of one conversation that matter for a message, best first, at most top_k.
 
     Candidates come from the vector index (MiniLM, cosine) and, when there is one, the
-    keyword index (BM25); they are ranked by reciprocal rank fusion. Every candidate
+    keyword index (BM25); they are ranked by weighted reciprocal rank fusion, where the
+    keyword ranking counts `keyword_weight` against 1 for each vector ranking and holds only
+    its `keyword_depth` best hits (a boost for the turns that share the query's rare words
+    and names, not a vote for every turn sharing a common one). Every candidate
     carries its cosine similarity to the query, and nothing below the threshold is
     returned: an unrelated message gets no memories at all.
     """
@@ -47,6 +54,8 @@ class Retriever:
         keywords: KeywordIndex | None = None,
         neighbours: bool = False,
         speakers: bool = False,
+        keyword_weight: float = 1.0,
+        keyword_depth: int = 10**6,
     ) -> None:
         self._store = store
         self._embedder = embedder
@@ -55,6 +64,8 @@ class Retriever:
         self._keywords = keywords
         self._neighbours = neighbours
         self._speakers = speakers
+        self._keyword_weight = keyword_weight
+        self._keyword_depth = keyword_depth
 
     async def retrieve(
         self,
@@ -89,7 +100,8 @@ class Retriever:
         if speakers:  # turns spoken by a person the query names
             searches.append(self._store.search(conversation_id, vector, pool, before, speakers=speakers))
         vector_rankings, sparse = await asyncio.gather(
-            asyncio.gather(*searches), self._keyword_ranking(conversation_id, query, pool, before)
+            asyncio.gather(*searches),
+            self._keyword_ranking(conversation_id, query, min(pool, self._keyword_depth), before),
         )
 
         candidates: dict[int, Recalled] = {}
@@ -101,7 +113,7 @@ class Retriever:
             candidates[memory.turn.turn_index] = memory
         rankings = [[m.turn.turn_index for m in ranking] for ranking in vector_rankings]
         rankings.append(sparse)
-        fused = fuse(*rankings)
+        fused = fuse(*rankings, weights=[1.0] * len(vector_rankings) + [self._keyword_weight])
 
         chosen: list[Recalled] = []
         seen = set(exclude)

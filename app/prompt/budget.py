@@ -6,7 +6,9 @@ shared by the summaries, the recalled memories and the recent window. Summaries 
 memories each get a share they may not exceed while the window wants the room; the
 window takes what is left, newest turns first, and when it must be cut it is cut at an
 aligned turn so that its start (and so llama.cpp's cached prefix) holds for a while;
-room the window leaves unused goes back to memories, then summaries.
+room the window leaves unused goes back to memories, then summaries. A message that
+asks about the past lets memories claim a larger share, taken only from the window's
+older turns: its newest turns (the exchange being continued) keep their room.
 """
 
 from __future__ import annotations
@@ -23,6 +25,7 @@ class Shares:
 
     summaries: float = 0.25
     memories: float = 0.25
+    memories_past: float = 0.5  # for a message that asks about the past
 
 
 @dataclass(frozen=True)
@@ -36,6 +39,8 @@ class Request:
     memories: Sequence[int] = ()  # most relevant first
     memory_block: int = 0  # the header and footer around the memories, when any
     window_step: int = 1  # the window is only ever cut at a multiple of this many turns
+    asks_past: bool = False  # the message asks about the past: memories may claim memories_past
+    window_keep: int = 0  # newest window turns the larger past share never displaces
 
 
 @dataclass(frozen=True)
@@ -63,6 +68,18 @@ def _memories_cost(costs: Sequence[int], block: int, room: int) -> tuple[int, in
     return n, used + (block if n else 0)
 
 
+def _memory_room(request: Request, shares: Shares, free: int) -> int:
+    """Tokens memories may claim ahead of the window (of `free`): more for a message about the past.
+
+    The larger share comes only out of the room the newest `window_keep` turns do not need.
+    """
+    share = int(request.budget * shares.memories)
+    if request.asks_past and shares.memories_past > shares.memories:
+        kept = request.window[len(request.window) - request.window_keep :] if request.window_keep else []
+        share = max(share, min(int(request.budget * shares.memories_past), free - sum(kept)))
+    return min(free, share)
+
+
 def plan(request: Request, shares: Shares = Shares()) -> Plan:
     """Fit the parts into the budget; raises MessageTooLarge when the fixed part alone does not fit."""
     budget, fixed = request.budget, request.fixed
@@ -76,7 +93,7 @@ def plan(request: Request, shares: Shares = Shares()) -> Plan:
 
     n_sum, sum_used = _take(newest_first, min(free, int(budget * shares.summaries)))
     n_mem, mem_used = _memories_cost(
-        request.memories, request.memory_block, min(free - sum_used, int(budget * shares.memories))
+        request.memories, request.memory_block, _memory_room(request, shares, free - sum_used)
     )
     n_win, win_used = _take(list(reversed(request.window)), free - sum_used - mem_used)
     cut = len(request.window) - n_win

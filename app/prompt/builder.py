@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
+from datetime import date
 from typing import Any
 
 from app.conversations import hierarchy
@@ -20,24 +21,28 @@ from app.longterm.models import Scored
 from app.prompt.budget import Request, Shares, plan
 from app.prompt.client import client_text, last_user_text, split_client, user_start
 from app.prompt.layout import (
+    GAP,
     MEMORY_FOOTER,
     MEMORY_HEADER,
     SUMMARY_HEADER,
     build_client_messages,
     build_messages,
+    day_header,
+    day_of,
+    memory_line,
     summary_label,
     system_content,
     turn_content,
 )
+from app.prompt.past import asks_about_past
 from app.prompt.recall import LongTermRecall, long_term_block
 
 # Template tokens around one message (Gemma: "<start_of_turn>user\n" ... "<end_of_turn>\n").
 # Only for planning: every prompt is counted exactly before it is used.
 MESSAGE_OVERHEAD = 6
-# "[2023-05-08 13:56 UTC | Caroline | relevance 0.62] " and the line break, with room to spare.
-LABEL_OVERHEAD = 30
 FIT_ATTEMPTS = 4
-# The window is cut two exchanges at a time: its start then holds for the next turns.
+# The window is cut two exchanges at a time: its start then holds for the next turns. A message
+# about the past may take room from the window for memories, but never from its newest two exchanges.
 WINDOW_STEP = 4
 # Context assumed when the server does not say (not llama.cpp) and none is configured.
 FALLBACK_CONTEXT = 4096
@@ -126,23 +131,46 @@ class ContextBuilder:
         summaries: Sequence[Summary],
         window_costs: list[int],
         memories: Sequence[Recalled],
+        asks_past: bool = False,
     ) -> Request:
         """The planner's view of a prompt: the token cost of every part that may be left out."""
         summary_costs = [c + 1 for c in await self._counter.texts([summary_label(s) for s in summaries])]
         if summary_costs:  # the header comes with the newest summary, which is kept first
             summary_costs[-1] += await self._counter.text(f"\n\n{SUMMARY_HEADER}\n")
-        # A label holds the query's relevance score, so it is never cached: count the turn's
-        # text (cached) and allow for the label around it.
-        memory_costs = await self._counter.texts([m.turn.content for m in memories])
+        memory_costs = await self._memory_costs(memories)
         return Request(
             budget=budget,
             fixed=fixed,
             summaries=summary_costs,
             window=window_costs,
-            memories=[c + LABEL_OVERHEAD for c in memory_costs],
+            memories=memory_costs,
             memory_block=await self._counter.text(f"{MEMORY_HEADER}\n{MEMORY_FOOTER}\n\n") + 1,
             window_step=WINDOW_STEP,
+            asks_past=asks_past,
+            window_keep=WINDOW_STEP,
         )
+
+    async def _memory_costs(self, memories: Sequence[Recalled]) -> list[int]:
+        """Each memory's line and line break, with its day's header if it is the first of its day.
+
+        The planner keeps a prefix of the ranked list, so the first of a day in rank order
+        is the one that brings the header; a later one of the day may bring a gap marker.
+        Lines and headers hold no score, so their counts are cached across requests.
+        """
+        lines = await self._counter.texts([memory_line(m.turn) for m in memories])
+        days = {day_of(m.turn): day_header(m.turn.created_at) for m in memories}
+        headers = dict(zip(days, await self._counter.texts(list(days.values())), strict=True))
+        gap = await self._counter.text(GAP) + 1
+        costs: list[int] = []
+        seen: set[date] = set()
+        for memory, line in zip(memories, lines, strict=True):
+            day = day_of(memory.turn)
+            if day not in seen:
+                costs.append(line + 1 + headers[day] + 1)
+            else:  # a neighbour sits next to its turn; another turn of the day is rarely adjacent
+                costs.append(line + 1 + (0 if memory.neighbour_of is not None else gap))
+            seen.add(day)
+        return costs
 
     async def _fixed(self, message: str, budget: int, long_term: str = "") -> int:
         """Tokens of the system prompt and the new message with their template.
@@ -203,7 +231,8 @@ class ContextBuilder:
         lt_block = long_term_block(long_term)
         if lt_block:
             fixed = await self._fixed(message, budget, lt_block)
-        request = await self._request(budget, fixed, summaries, window_costs, memories)
+        past = asks_about_past(message, now)
+        request = await self._request(budget, fixed, summaries, window_costs, memories, past)
 
         def compose(kept: list[Summary], cut: int, recalled: list[Recalled]) -> Composed:
             return build_messages(self._system, kept, window[cut:], recalled, message, lt_block), cut
@@ -240,6 +269,7 @@ class ContextBuilder:
         query = text_of(last.get("content")) if last.get("role") == "user" else last_user_text(messages)
         next_index = await self._history.next_index(conversation_id)
         summaries = await self._history.active_summaries(conversation_id)
+        past = asks_about_past(query, utcnow())
         fixed = await self._counter.prompt(build_client_messages(system, [], [], [], last))
         if tools:
             fixed += await self._counter.text(json.dumps(tools, ensure_ascii=False))
@@ -259,7 +289,7 @@ class ContextBuilder:
         async def attempt(candidates: list[Summary], start: int) -> Fitted:
             exclude = frozenset(text_of(m.get("content")).strip() for m in [*window[start:], last])
             memories = await self._retriever.retrieve(conversation_id, query, next_index, exclude)
-            request = await self._request(budget, fixed, candidates, window_costs, memories)
+            request = await self._request(budget, fixed, candidates, window_costs, memories, past)
             return await self._fit(request, candidates, memories, compose)
 
         fitted = await attempt([], 0)

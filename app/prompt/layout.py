@@ -8,7 +8,8 @@ message, and nothing before it changes between summaries.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from datetime import datetime
+from datetime import UTC, date, datetime
+from itertools import groupby
 from typing import Any
 
 from app.conversations.models import Recalled, Summary, Turn
@@ -17,25 +18,57 @@ Message = dict[str, str]
 
 MEMORY_HEADER = "Memories recalled from earlier in this conversation:"
 MEMORY_FOOTER = "(End of memories.)"
+GAP = "\u2026"  # between two recalled turns of one day that were not adjacent
+INDENT = "  "  # continuation lines of a turn: never mistaken for a header or a speaker line
 
 
-def when(moment: datetime) -> str:
-    return moment.strftime("%Y-%m-%d %H:%M UTC")
+def _utc(moment: datetime) -> datetime:
+    """A stored time in UTC (a time without a zone is taken as UTC)."""
+    return moment.astimezone(UTC) if moment.tzinfo else moment.replace(tzinfo=UTC)
 
 
-def memory_label(memory: Recalled) -> str:
-    """One recalled turn, tagged with its time, speaker and relevance."""
-    turn = memory.turn
-    speaker = turn.name or turn.role
-    return f"[{when(turn.created_at)} | {speaker} | relevance {memory.score:.2f}] {turn.content}"
+def day_header(moment: datetime, with_time: bool = True) -> str:
+    """The header of one day's memories; with the time when all of that day's turns share it."""
+    moment = _utc(moment)
+    time = f" {moment:%H:%M} UTC" if with_time else ""
+    return f"[{moment:%Y-%m-%d, %A}{time}]"
+
+
+def memory_line(turn: Turn) -> str:
+    """One recalled turn: its speaker, then its text, continuation lines indented."""
+    first, *rest = turn.content.splitlines() or [""]
+    return "\n".join([f"{turn.name or turn.role}: {first}", *(INDENT + line for line in rest)])
+
+
+def day_of(turn: Turn) -> date:
+    """The calendar day (UTC) a turn's memories are grouped under."""
+    return _utc(turn.created_at).date()
+
+
+def _day_lines(memories: list[Recalled]) -> list[str]:
+    times = {_utc(m.turn.created_at).strftime("%H:%M") for m in memories}
+    lines = [day_header(memories[0].turn.created_at, with_time=len(times) == 1)]
+    previous = memories[0].turn.turn_index - 1
+    for memory in memories:
+        if memory.turn.turn_index != previous + 1:
+            lines.append(GAP)
+        lines.append(memory_line(memory.turn))
+        previous = memory.turn.turn_index
+    return lines
 
 
 def memory_block(memories: Sequence[Recalled]) -> str:
-    """The labelled block placed ahead of the user's words; chronological for easy reading."""
+    """The block placed ahead of the user's words: recalled turns in conversation order, by day.
+
+    Relevance scores stay out of the prompt (they are in the `memory` event and the preview).
+    """
     if not memories:
         return ""
     ordered = sorted(memories, key=lambda m: m.turn.turn_index)
-    lines = [MEMORY_HEADER, *(memory_label(m) for m in ordered), MEMORY_FOOTER]
+    lines = [MEMORY_HEADER]
+    for _, group in groupby(ordered, key=lambda m: day_of(m.turn)):
+        lines += _day_lines(list(group))
+    lines.append(MEMORY_FOOTER)
     return "\n".join(lines) + "\n\n"
 
 

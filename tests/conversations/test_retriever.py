@@ -5,7 +5,7 @@ import pytest
 
 from app.conversations.history import History, NewMessage
 from app.conversations.keywords import KeywordIndex
-from app.conversations.retriever import RRF_K, Retriever, fuse
+from app.conversations.retriever import POOL, RRF_K, Retriever, fuse
 from app.conversations.store import ChromaStore
 from app.errors import StoreUnavailable
 from tests.fakes import HashEmbedder
@@ -17,6 +17,70 @@ def test_fusion_rewards_agreement_between_rankings() -> None:
     assert max(scores, key=lambda i: scores[i]) == 3  # in both lists beats first in one
     assert scores[1] > scores[2] == scores[4]  # second place in either list is worth the same
     assert fuse() == {}
+
+
+def test_weighted_fusion_scales_each_rankings_votes() -> None:
+    scores = fuse([1, 2], [2, 1], weights=[1.0, 0.25])
+    assert scores[1] == pytest.approx(1 / (RRF_K + 1) + 0.25 / (RRF_K + 2))
+    assert scores[1] > scores[2]  # the heavier ranking's first place wins
+    assert fuse([1, 2], [2, 1], weights=[0.25, 1.0])[2] > fuse([1, 2], [2, 1], weights=[0.25, 1.0])[1]
+    assert fuse([1], [2], weights=[1.0, 0.0])[2] == 0.0  # weight 0: no vote
+    assert fuse([1, 2], [3]) == fuse([1, 2], [3], weights=[1.0])  # a ranking without a weight counts 1
+
+
+async def test_the_keyword_weight_decides_how_far_word_matches_lift_a_turn(
+    store: ChromaStore, keywords: KeywordIndex
+) -> None:
+    embedder = HashEmbedder(dimensions=8)  # a crowded vector space: many unrelated words collide
+    history = History(store, embedder, keywords)
+    texts = [f"we talked about topic number {i} and more" for i in range(40)]
+    texts[7] = "my cousin Xanthippe moved to Porto"
+    await add(history, "c1", texts)
+    query = "where did Xanthippe move"
+
+    async def rank(weight: float) -> int:
+        retriever = Retriever(
+            store, embedder, top_k=40, threshold=-1.0, keywords=keywords, keyword_weight=weight
+        )
+        found = [m.turn.turn_index for m in await retriever.retrieve("c1", query, before=40)]
+        return found.index(7)
+
+    assert await rank(1.0) == 0  # an equal vote: the one keyword hit comes first
+    assert await rank(0.0) > 3  # no vote: where the vectors alone put it
+    assert await rank(0.0) >= await rank(0.02) >= await rank(1.0)
+
+
+class DeepKeywords:
+    """A keyword index whose hits are every turn, best first; it records how many were asked for."""
+
+    def __init__(self, turns: int) -> None:
+        self.turns = turns
+        self.asked: list[int] = []
+
+    async def search(self, conversation_id: str, query: str, k: int, before: int) -> list[tuple[int, float]]:
+        self.asked.append(k)
+        return [(i, 1.0 / (i + 1)) for i in range(min(k, self.turns, before))]
+
+
+async def test_only_the_best_keyword_hits_take_part_in_the_fusion(store: ChromaStore) -> None:
+    embedder = HashEmbedder()
+    history = History(store, embedder)
+    await add(history, "c1", [f"turn {i} about nothing in particular" for i in range(30)])
+    deep = DeepKeywords(30)
+    retriever = Retriever(
+        store,
+        embedder,
+        top_k=20,
+        threshold=-1.0,
+        keywords=deep,
+        keyword_depth=3,  # type: ignore[arg-type]
+    )
+    found = [m.turn.turn_index for m in await retriever.retrieve("c1", "zebra", before=30)]
+    assert deep.asked == [3]
+    assert found[:3] == [0, 1, 2]  # the three hits the keyword side kept lead
+    unlimited = Retriever(store, embedder, top_k=20, threshold=-1.0, keywords=deep)  # type: ignore[arg-type]
+    await unlimited.retrieve("c1", "zebra", before=30)
+    assert deep.asked[-1] == 20 * POOL  # without a depth: the whole pool
 
 
 async def add(history: History, cid: str, texts: list[str]) -> None:

@@ -76,8 +76,10 @@ def test_the_plan_never_exceeds_the_budget() -> None:
             memories=[rng.randint(1, 300) for _ in range(rng.randint(0, 8))],
             memory_block=rng.randint(0, 20),
             window_step=rng.choice([1, 2, 4]),
+            asks_past=rng.random() < 0.5,
+            window_keep=rng.randint(0, 6),
         )
-        p = plan(request, Shares(rng.random(), rng.random()))
+        p = plan(request, Shares(rng.random(), rng.random(), rng.random()))
         kept = (
             request.fixed
             + sum(request.summaries[len(request.summaries) - p.summaries :])
@@ -111,3 +113,41 @@ def test_a_cut_window_is_cut_at_an_aligned_turn_so_its_start_holds() -> None:
     assert starts == [4, 4, 8, 8, 8, 8]
     # with nothing to cut, nothing is cut
     assert plan(Request(budget=10_000, fixed=100, window=window, window_step=4)).window_start == 0
+
+
+def test_memories_fill_the_room_in_rank_order_and_stop_at_the_first_that_does_not_fit() -> None:
+    costs = [12, 7, 30, 9] * 25  # 100 candidates
+    small = plan(Request(budget=300, fixed=50, window=[20] * 4, memories=costs, memory_block=5))
+    large = plan(Request(budget=900, fixed=50, window=[20] * 4, memories=costs, memory_block=5))
+    assert 0 < small.memories < large.memories < len(costs)
+    for p, budget in ((small, 300), (large, 900)):
+        assert p.tokens <= budget
+        assert p.window_start == 0  # the window needed little; the rest went to memories
+        assert p.tokens + costs[p.memories] > budget  # the next one in rank order did not fit
+
+
+def _past(asks_past: bool, window: list[int]) -> int:
+    request = Request(
+        budget=1000,
+        fixed=100,
+        window=window,
+        memories=[20] * 60,
+        memory_block=10,
+        window_keep=4,
+        asks_past=asks_past,
+    )
+    p = plan(request, Shares(memories=0.25, memories_past=0.5))
+    assert p.tokens <= 1000
+    assert p.window_start <= len(window) - 4  # the newest turns keep their room
+    return p.memories
+
+
+def test_a_message_about_the_past_lets_memories_take_the_older_window_turns_room() -> None:
+    window = [50] * 20  # wants everything
+    assert _past(False, window) == (250 - 10) // 20
+    assert _past(True, window) == (500 - 10) // 20
+
+
+def test_the_larger_share_never_takes_the_room_of_the_newest_window_turns() -> None:
+    window = [150] * 4  # the four newest turns need 600 of the 900 left
+    assert _past(True, window) == _past(False, window) == (1000 - 100 - 600 - 10) // 20

@@ -116,6 +116,43 @@ async def test_old_turns_are_recalled_into_the_newest_message(services: Services
     assert newest["content"].endswith("\n\nwhere does my sister live")
 
 
+def cousins(n: int) -> list[str]:
+    return [t for i in range(n) for t in (f"my cousin number {i} likes green tea a lot", "noted")]
+
+
+async def test_recall_takes_memories_in_rank_order_until_the_room_is_full(services: Services) -> None:
+    await seed(services, "c1", cousins(30) + [filler(n) for n in range(6)])
+    builder = make(services, window=6)
+    ranked = await services.retriever.retrieve("c1", "who likes green tea", before=60)
+    assert len(ranked) > 20  # more than the old five
+    taken = []
+    for budget in (250, 350, 450):  # the window (six turns, ~100 tokens) fits whole
+        context = await builder.build("c1", "who likes green tea", budget)
+        assert context.prompt_tokens <= budget
+        assert len(context.window) == 6
+        kept = len(context.memories)
+        assert [m.turn for m in context.memories] == [m.turn for m in ranked[:kept]]
+        taken.append(kept)
+        # The costs are close to what the block takes: the next memory is what did not fit. (The
+        # fake counts words, so each line break planned is a token of slack, and its template
+        # takes 4 tokens a message where the planner allows 6.)
+        next_cost = await services.counter.text(f"user: {ranked[kept].turn.content}\n\u2026\n") + 2
+        slack = 2 * (kept + 1) + 2 * len(context.messages)
+        assert budget - context.prompt_tokens < next_cost + slack
+    assert 0 < taken[0] < taken[1] < taken[2]
+
+
+async def test_a_question_about_the_past_takes_room_from_the_older_window(services: Services) -> None:
+    await seed(services, "c1", cousins(30) + [filler(n) for n in range(40)])
+    builder = make(services, window=40)
+    plain = await builder.build("c1", "which cousins like green tea.", 500)
+    question = await builder.build("c1", "which cousins like green tea?", 500)
+    assert len(question.memories) > len(plain.memories) > 0
+    assert len(question.window) < len(plain.window)
+    assert question.window[-1].turn_index == plain.window[-1].turn_index == 99
+    assert question.prompt_tokens <= 500 and plain.prompt_tokens <= 500
+
+
 class Pinned:
     """Memories with one pinned fact and nothing relevant."""
 
