@@ -46,7 +46,7 @@ from app.storage.backends import gates  # noqa: E402
 from app.wiring import Services  # noqa: E402
 from bench.harness import start_embedding_server, start_llama  # noqa: E402
 from bench.locomo import conversations, questions  # noqa: E402
-from bench.locomo_eval import OVERRIDABLE, evaluate, pct, unrelated_questions  # noqa: E402
+from bench.locomo_eval import evaluate, parse_overrides, pct, unrelated_questions  # noqa: E402
 
 MODELS = ROOT / "data" / "models"
 NOMIC_MODEL = "nomic-embed-text-v1.5"  # the name that makes Mnemo apply nomic's prefixes
@@ -304,12 +304,7 @@ def main() -> None:
     args = parser.parse_args()
 
     logging.getLogger("httpx").setLevel(logging.WARNING)
-    overrides: dict[str, Any] = {}
-    for item in args.set:
-        key, _, value = item.partition("=")
-        if key not in OVERRIDABLE:
-            parser.error(f"--set {key}: not one of {sorted(OVERRIDABLE)}")
-        overrides[key] = value
+    overrides = parse_overrides(parser, args.set)
 
     chosen = [CANDIDATES[name] for name in args.only] if args.only else list(CANDIDATES.values())
     work = Path(tempfile.mkdtemp(prefix="mnemo-embedders-"))

