@@ -28,14 +28,20 @@ def test_weighted_fusion_scales_each_rankings_votes() -> None:
     assert fuse([1, 2], [3]) == fuse([1, 2], [3], weights=[1.0])  # a ranking without a weight counts 1
 
 
-async def test_the_keyword_weight_decides_how_far_word_matches_lift_a_turn(
-    store: ChromaStore, keywords: KeywordIndex
-) -> None:
+async def rare_name_at_7(store: ChromaStore, keywords: KeywordIndex) -> HashEmbedder:
+    """Conversation c1: 40 look-alike turns, turn 7 the only one naming Xanthippe; its embedder."""
     embedder = HashEmbedder(dimensions=8)  # a crowded vector space: many unrelated words collide
     history = History(store, embedder, keywords)
     texts = [f"we talked about topic number {i} and more" for i in range(40)]
     texts[7] = "my cousin Xanthippe moved to Porto"
     await add(history, "c1", texts)
+    return embedder
+
+
+async def test_the_keyword_weight_decides_how_far_word_matches_lift_a_turn(
+    store: ChromaStore, keywords: KeywordIndex
+) -> None:
+    embedder = await rare_name_at_7(store, keywords)
     query = "where did Xanthippe move"
 
     async def rank(weight: float) -> int:
@@ -94,11 +100,7 @@ async def add(history: History, cid: str, texts: list[str]) -> None:
 async def test_hybrid_finds_a_rare_name_the_vectors_rank_low(
     store: ChromaStore, keywords: KeywordIndex
 ) -> None:
-    embedder = HashEmbedder(dimensions=8)  # a crowded vector space: many unrelated words collide
-    history = History(store, embedder, keywords)
-    texts = [f"we talked about topic number {i} and more" for i in range(40)]
-    texts[7] = "my cousin Xanthippe moved to Porto"
-    await add(history, "c1", texts)
+    embedder = await rare_name_at_7(store, keywords)
     dense_only = Retriever(store, embedder, top_k=3, threshold=-1.0)
     hybrid = Retriever(store, embedder, top_k=3, threshold=-1.0, keywords=keywords)
     query = "where did Xanthippe move"
