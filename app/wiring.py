@@ -20,6 +20,7 @@ from app.errors import StoreUnavailable
 from app.llm.llama import LlamaClient
 from app.llm.protocols import LLM
 from app.llm.tokens import TokenCounter
+from app.llm.traffic import Traffic
 from app.longterm.book import Memories
 from app.longterm.extractor import Extractor, LongTermScheduler
 from app.longterm.keywords import MemoryKeywordIndex
@@ -57,6 +58,7 @@ class Services:
     memories: Memories | None = None
     long_term: LongTermScheduler | None = None
     sent: SentPrompts = field(default_factory=SentPrompts)
+    traffic: Traffic = field(default_factory=Traffic)
 
     @classmethod
     def assemble(
@@ -71,6 +73,7 @@ class Services:
         heap: Heap | None = None,
     ) -> Services:
         history = History(store, embedder, keywords, context=settings.embed_context)
+        traffic = Traffic()  # chat replies enter it; summaries and extraction wait for it
         counter = TokenCounter(llm)
         retriever = Retriever(
             store,
@@ -84,7 +87,7 @@ class Services:
             keyword_depth=settings.keyword_depth,
         )
         memories, recall, long_term = long_term_parts(
-            settings, llm, embedder, counter, memory_store, embedding_model
+            settings, llm, embedder, counter, memory_store, embedding_model, traffic
         )
         builder = ContextBuilder(
             history,
@@ -111,6 +114,15 @@ class Services:
             max_tokens=settings.summary_tokens,
             fanout=settings.summary_fanout,
             timeout=settings.summary_timeout,
+            lookback=settings.summary_lookback,
+            traffic=traffic,
+        )
+        scheduler = SummaryScheduler(
+            summarizer,
+            after=heap.trim if heap is not None else None,
+            traffic=traffic,
+            per_conversation=settings.summary_max_per_conversation,
+            max_queued=settings.summary_max_queued,
         )
         return cls(
             settings,
@@ -121,9 +133,10 @@ class Services:
             retriever,
             counter,
             builder,
-            SummaryScheduler(summarizer, after=heap.trim if heap is not None else None),
+            scheduler,
             memories,
             long_term,
+            traffic=traffic,
         )
 
     def require_memories(self) -> Memories:
@@ -140,7 +153,7 @@ class Services:
     @property
     def turns(self) -> TurnFactory:
         """Makes each request's turn; built at each use, as a test or a bench may swap the scheduler."""
-        parts = TurnParts(self.builder, self.history, self.llm, self.scheduler, self.long_term)
+        parts = TurnParts(self.builder, self.history, self.llm, self.scheduler, self.long_term, self.traffic)
         return TurnFactory(parts, self.settings.reply_tokens)
 
     @property
@@ -156,6 +169,7 @@ def long_term_parts(
     counter: TokenCounter,
     memory_store: MemoryStore | None,
     embedding_model: str,
+    traffic: Traffic | None = None,
 ) -> tuple[Memories | None, LongTermRecall | None, LongTermScheduler | None]:
     """The long-term memory book, its injection into prompts and the work after each turn."""
     if memory_store is None:
@@ -174,7 +188,7 @@ def long_term_parts(
         extractor = Extractor(
             llm, memories, max_items=settings.extraction_max_items, retries=settings.extraction_retries
         )
-    return memories, recall, LongTermScheduler(memories, extractor)
+    return memories, recall, LongTermScheduler(memories, extractor, traffic)
 
 
 @asynccontextmanager

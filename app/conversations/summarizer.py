@@ -1,8 +1,13 @@
-"""Hierarchical summaries, written off the hot path.
+"""Hierarchical summaries, written off the hot path, lazily and within bounds.
 
 Every N user turns the turns that left the recent window are folded into a level-0
 summary; when `fanout` summaries of one level pile up they are folded into one of the
 next level. Raw turns are never deleted: they stay stored and searchable.
+
+Only what the next prompt needs is summarised: a fold starts at most `lookback` turns
+before the recent window, so an imported history is not summarised end to end (its
+older turns are left to recall). The scheduler runs a few folds per scheduling, holds
+a bounded number of conversations, and lets chat replies go first (app/llm/traffic.py).
 """
 
 from __future__ import annotations
@@ -11,6 +16,7 @@ import asyncio
 import logging
 import time
 from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass
 from typing import Protocol
 
 import anyio
@@ -21,6 +27,7 @@ from app.conversations.models import Summary, Turn
 from app.errors import MnemoError
 from app.jobs import Background, JobLog, JobRecord
 from app.llm.protocols import Completer
+from app.llm.traffic import Traffic
 from app.storage.embedder import Embedder
 
 log = logging.getLogger("mnemo.summarizer")
@@ -75,6 +82,8 @@ class Summarizer:
         fanout: int = 4,
         input_tokens: int = 1200,
         timeout: float = 120.0,
+        lookback: int = 64,
+        traffic: Traffic | None = None,
     ) -> None:
         self._history = history
         self._embedder = embedder
@@ -86,6 +95,9 @@ class Summarizer:
         self._fanout = max(fanout, 2)
         self._input_tokens = input_tokens
         self._timeout = timeout
+        # A fold needs 2 x every turns to start; a shorter look-back would never fold.
+        self._lookback = max(lookback, 2 * every)
+        self._traffic = traffic or Traffic()
 
     async def fold(self, conversation_id: str) -> Summary | None:
         """Write the next summary that is due (a full pile first, then new turns), or None."""
@@ -93,8 +105,9 @@ class Summarizer:
         parts = hierarchy.pile(summaries, self._fanout)
         if parts:
             return await self._fold_summaries(conversation_id, parts)
-        start = hierarchy.covered_through(summaries) + 1
         stop = await self._history.next_index(conversation_id) - self._keep
+        # Turns older than the look-back are left to recall: an import is never summarised end to end.
+        start = max(hierarchy.covered_through(summaries) + 1, stop - self._lookback)
         if stop - start < 2 * self._every:
             return None
         turns = await self._take(await self._history.read(conversation_id, start, stop))
@@ -127,6 +140,7 @@ class Summarizer:
 
     async def _write(self, messages: list[dict[str, str]]) -> str:
         params = {"max_tokens": self._max_tokens, "temperature": 0.2}
+        await self._traffic.idle()  # chat replies go first
         with anyio.fail_after(self._timeout):
             text = (await self._llm.complete(messages, params)).strip()
         if not text:
@@ -155,31 +169,66 @@ class Summarizer:
         return taken
 
 
-class SummaryScheduler:
-    """Runs folds in background tasks, one at a time per conversation.
+@dataclass(frozen=True)
+class QueueDepth:
+    """Summary jobs now: waiting for the lane, folding, and refused since start for the global cap."""
 
-    `after` runs when a conversation's background work is done (the service
-    trims the heap there, off the hot path).
+    queued: int
+    running: int
+    dropped: int
+
+
+class SummaryScheduler:
+    """Runs folds in background tasks: one job per conversation, one fold at a time overall.
+
+    Bounded: a scheduling runs at most `per_conversation` folds, and at most `max_queued`
+    conversations are queued or running; past that a conversation is dropped (counted),
+    and its next stored turn schedules it again. Folds take the traffic lane, so chat
+    replies go first. `after` runs when a conversation's background work is done (the
+    service trims the heap there, off the hot path).
     """
 
-    def __init__(self, summarizer: Summarizer, after: Callable[[], Awaitable[None]] | None = None) -> None:
+    def __init__(
+        self,
+        summarizer: Summarizer,
+        after: Callable[[], Awaitable[None]] | None = None,
+        *,
+        traffic: Traffic | None = None,
+        per_conversation: int = 2,
+        max_queued: int = 8,
+    ) -> None:
         self._summarizer = summarizer
         self._after = after
+        self._traffic = traffic or Traffic()
+        self._per_conversation = max(per_conversation, 1)
+        self._max_queued = max(max_queued, 1)
         self._running: dict[str, asyncio.Task[None]] = {}
+        self._folding: set[str] = set()
         self._background = Background()
         self._again: set[str] = set()
         self.failures = 0
         self.written = 0
+        self.dropped = 0
         self.jobs = JobLog()
 
     @property
     def busy(self) -> int:
-        """Conversations whose summaries are being written now."""
+        """Conversations whose summaries are queued or being written now."""
         return len(self._running)
 
+    @property
+    def queue(self) -> QueueDepth:
+        folding = len(self._folding)
+        return QueueDepth(queued=len(self._running) - folding, running=folding, dropped=self.dropped)
+
     def schedule(self, conversation_id: str) -> None:
+        """Queue the conversation's due folds, unless the global cap is reached (then count it dropped)."""
         if conversation_id in self._running:
             self._again.add(conversation_id)
+            return
+        if len(self._running) >= self._max_queued:
+            self.dropped += 1
+            log.info("summary queue full (%d): %s waits for its next turn", self._max_queued, conversation_id)
             return
         self._running[conversation_id] = self._background.start(
             self._run(conversation_id), name=f"summary:{conversation_id}"
@@ -189,14 +238,24 @@ class SummaryScheduler:
         try:
             while True:
                 self._again.discard(conversation_id)
-                while await self._fold(conversation_id):  # a backlog folds in several steps
-                    pass
+                for _ in range(self._per_conversation):  # a backlog folds over several schedulings
+                    if not await self._turn(conversation_id):
+                        break
                 if conversation_id not in self._again:
                     break
         finally:
             self._running.pop(conversation_id, None)
         if self._after is not None:
             await self._after()
+
+    async def _turn(self, conversation_id: str) -> bool:
+        """One fold in the traffic lane: after every chat reply in flight, alone among background jobs."""
+        async with self._traffic.lane():
+            self._folding.add(conversation_id)
+            try:
+                return await self._fold(conversation_id)
+            finally:
+                self._folding.discard(conversation_id)
 
     async def _fold(self, conversation_id: str) -> bool:
         """One fold, recorded; False when nothing more is due or it failed (the next turn retries)."""

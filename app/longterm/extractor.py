@@ -25,6 +25,7 @@ from app.conversations.models import Turn
 from app.errors import LLMUnavailable, MnemoError
 from app.jobs import Background, JobLog, JobRecord
 from app.llm.protocols import Completer
+from app.llm.traffic import Traffic
 from app.longterm.book import Memories, Outcome
 from app.longterm.models import LongTermMemory, MemoryType, Source
 from app.longterm.proposals import Proposal, Proposals, grammar, max_reply_tokens
@@ -204,14 +205,18 @@ class Extractor:
 class LongTermScheduler:
     """After each stored turn: count the injected memories as used, and extract new ones.
 
-    Runs in background tasks, one job at a time (the model has few slots to spare).
+    Runs in background tasks, one job at a time (the model has few slots to spare); an
+    extraction takes the traffic lane, so chat replies and other background jobs go first.
     """
 
-    def __init__(self, memories: Memories, extractor: Extractor | None) -> None:
+    def __init__(
+        self, memories: Memories, extractor: Extractor | None, traffic: Traffic | None = None
+    ) -> None:
         self._memories = memories
         self.extractor = extractor
         self._background = Background()
         self._one = asyncio.Lock()
+        self._traffic = traffic or Traffic()
 
     def turn_stored(self, turns: Sequence[Turn], project: str | None, used: Sequence[str]) -> None:
         user = [t.content for t in turns if t.role == "user"]
@@ -225,7 +230,8 @@ class LongTermScheduler:
                 if used:
                     await self._memories.mark_used(used)
                 if self.extractor and message.strip():
-                    await self.extractor.extract(message, project)
+                    async with self._traffic.lane():
+                        await self.extractor.extract(message, project)
             except Exception as exc:  # counted by the extractor; the turn itself is safe
                 log.warning("long-term memory work after a turn failed: %s", exc)
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 import zlib
 from collections.abc import AsyncIterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from types import TracebackType
 from typing import Any
 
@@ -15,6 +15,7 @@ from app.conversations.history import History, NewMessage
 from app.conversations.models import Turn
 from app.conversations.summarizer import SummaryScheduler
 from app.llm.protocols import ChatServer, Delta, Finished, Stream, StreamEvent
+from app.llm.traffic import Traffic
 from app.llm.usage import Usage
 from app.longterm.extractor import LongTermScheduler
 from app.prompt.builder import ContextBuilder, PromptContext
@@ -31,6 +32,7 @@ class TurnParts:
     llm: ChatServer
     scheduler: SummaryScheduler
     long_term: LongTermScheduler | None = None
+    traffic: Traffic = field(default_factory=Traffic)
 
 
 class LLMContextManager:
@@ -58,6 +60,8 @@ class LLMContextManager:
         self._llm = parts.llm
         self._scheduler = parts.scheduler
         self._long_term = parts.long_term
+        self._traffic = parts.traffic
+        self._replying = False
         self.conversation_id = conversation_id
         self.message = message
         self._reply_tokens = reply_tokens
@@ -100,6 +104,8 @@ class LLMContextManager:
         """Start the completion; fails here (nothing stored) if llama.cpp is down or refuses."""
         assert self.context is not None, "use inside `async with`"
         params = {"max_tokens": self._reply_tokens, **self._params, "id_slot": await self._slot()}
+        self._traffic.enter()  # background model calls wait until the reply is done
+        self._replying = True
         self._stream = self._llm.stream_chat(self.context.messages, params)
         await self._stream.open()
         self._accepted = True
@@ -116,6 +122,7 @@ class LLMContextManager:
                 self.usage = event.usage
                 self.finish_reason = event.finish_reason
                 self._finished = True
+                self._reply_done()
             yield event
 
     async def commit(self) -> list[Turn]:
@@ -131,6 +138,12 @@ class LLMContextManager:
         self.stored = await self._history.append(self.conversation_id, messages)
         return self.stored
 
+    def _reply_done(self) -> None:
+        """Leave the chat traffic once, whichever way the reply ended."""
+        if self._replying:
+            self._replying = False
+            self._traffic.leave()
+
     async def __aexit__(
         self,
         exc_type: type[BaseException] | None,
@@ -142,6 +155,7 @@ class LLMContextManager:
             with anyio.CancelScope(shield=True):
                 if self._stream is not None:
                     await self._stream.aclose()
+                self._reply_done()
                 if self._accepted and not self.stored:
                     try:
                         await self._store(incomplete=not self._finished)
@@ -150,6 +164,7 @@ class LLMContextManager:
                         if exc is None:
                             raise
         finally:
+            self._reply_done()
             self._lock.release()
             if self.stored:
                 self._scheduler.schedule(self.conversation_id)

@@ -1,13 +1,20 @@
 import asyncio
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 
 import pytest
 
 from app.conversations import hierarchy
-from app.conversations.history import History
-from app.conversations.models import Summary
-from app.conversations.summarizer import SummaryScheduler
+from app.conversations.history import History, NewMessage
+from app.conversations.models import Summary, Turn
+from app.conversations.recorder import Recorder
+from app.conversations.store import ChromaStore
+from app.conversations.summarizer import QueueDepth, Summarizer, SummaryScheduler
+from app.llm.tokens import TokenCounter
+from app.llm.traffic import Traffic
+from app.settings import Settings
 from app.wiring import Services
-from tests.fakes import FakeLLM
+from tests.fakes import FakeLLM, HashEmbedder
 
 
 async def chat(services: Services, cid: str, n: int) -> None:
@@ -154,3 +161,166 @@ async def test_aclose_cancels_the_folds_in_progress() -> None:
     await asyncio.sleep(0)
     await asyncio.wait_for(scheduler.aclose(), 5)
     assert folds.folds == ["c1"] and scheduler.busy == 0
+
+
+class Turns:
+    """An in-memory history with what the summariser and the recorder use: fast enough for big imports."""
+
+    def __init__(self) -> None:
+        self.turns: dict[str, list[Turn]] = {}
+        self.summaries: dict[str, list[Summary]] = {}
+        self._locks: dict[str, asyncio.Lock] = {}
+
+    @asynccontextmanager
+    async def locked(self, conversation_id: str) -> AsyncIterator[None]:
+        async with self._locks.setdefault(conversation_id, asyncio.Lock()):
+            yield
+
+    async def append(self, conversation_id: str, messages: list[NewMessage]) -> list[Turn]:
+        stored = self.turns.setdefault(conversation_id, [])
+        new = [Turn(conversation_id, len(stored) + i, m.role, m.content) for i, m in enumerate(messages)]
+        stored.extend(new)
+        return new
+
+    async def next_index(self, conversation_id: str) -> int:
+        return len(self.turns.get(conversation_id, []))
+
+    async def read(self, conversation_id: str, start: int, stop: int) -> list[Turn]:
+        return self.turns.get(conversation_id, [])[max(start, 0) : stop]
+
+    async def active_summaries(self, conversation_id: str) -> list[Summary]:
+        return hierarchy.active(self.summaries.get(conversation_id, []))
+
+    async def add_summary(self, summary: Summary, vector: list[float]) -> None:
+        self.summaries.setdefault(summary.conversation_id, []).append(summary)
+
+
+def history_of(n: int, cid: str) -> list[NewMessage]:
+    roles = ["user", "assistant"]
+    return [NewMessage(role=roles[i % 2], content=f"turn {i} of {cid} in plain words") for i in range(n)]  # type: ignore[arg-type]
+
+
+def lazy_parts(
+    llm: FakeLLM, lookback: int = 64, per_conversation: int = 2, max_queued: int = 8
+) -> tuple[Turns, SummaryScheduler, Traffic]:
+    turns, traffic = Turns(), Traffic()
+    summarizer = Summarizer(
+        turns,  # type: ignore[arg-type]
+        HashEmbedder(),
+        llm,
+        TokenCounter(llm),
+        every=5,
+        keep=4,
+        max_tokens=64,
+        input_tokens=200,  # about 10 turns a fold: the look-back takes several folds
+        lookback=lookback,
+        traffic=traffic,
+    )
+    scheduler = SummaryScheduler(
+        summarizer, traffic=traffic, per_conversation=per_conversation, max_queued=max_queued
+    )
+    return turns, scheduler, traffic
+
+
+async def test_importing_20_conversations_of_1000_turns_queues_the_cap_and_folds_only_their_tails(
+    llm: FakeLLM,
+) -> None:
+    turns, scheduler, traffic = lazy_parts(llm, lookback=64, per_conversation=2, max_queued=8)
+    recorder = Recorder(turns, scheduler)  # type: ignore[arg-type]
+    traffic.enter()  # a chat reply is streaming while the archive comes in
+    for n in range(20):
+        await recorder.append(f"c{n}", history_of(1000, f"c{n}"))
+    await settle()
+    assert scheduler.queue == QueueDepth(queued=8, running=0, dropped=12)
+    assert llm.completions == []  # nothing reaches the model while the reply streams
+    traffic.leave()
+    await asyncio.wait_for(scheduler.drain(), 30)
+    assert scheduler.queue == QueueDepth(queued=0, running=0, dropped=12)
+    # 8 conversations, 2 folds each: not the ~100 folds per conversation an end-to-end summary takes
+    assert len(llm.completions) == 16 and scheduler.written == 16
+    for n in range(8):
+        written = turns.summaries[f"c{n}"]
+        assert len(written) == 2
+        assert min(s.turn_from for s in written) == 1000 - 4 - 64  # the look-back's tail, not turn 0
+    assert all(f"c{n}" not in turns.summaries for n in range(8, 20))
+
+
+async def test_a_dropped_conversation_is_summarised_when_its_next_turn_schedules_it(llm: FakeLLM) -> None:
+    turns, scheduler, traffic = lazy_parts(llm, max_queued=1)
+    recorder = Recorder(turns, scheduler)  # type: ignore[arg-type]
+    traffic.enter()
+    await recorder.append("a", history_of(100, "a"))
+    await recorder.append("b", history_of(100, "b"))
+    assert scheduler.queue == QueueDepth(queued=1, running=0, dropped=1)
+    traffic.leave()
+    await asyncio.wait_for(scheduler.drain(), 10)
+    assert "b" not in turns.summaries
+    await recorder.append("b", history_of(2, "b"))  # its next turn
+    await asyncio.wait_for(scheduler.drain(), 10)
+    written = turns.summaries["b"]
+    assert len(written) == 2 and written[0].turn_from == 102 - 4 - 64
+
+
+async def test_each_scheduling_continues_from_the_last_summary_towards_the_window(llm: FakeLLM) -> None:
+    turns, scheduler, _ = lazy_parts(llm, lookback=64, per_conversation=2)
+    recorder = Recorder(turns, scheduler)  # type: ignore[arg-type]
+    await recorder.append("c1", history_of(1000, "c1"))
+    await asyncio.wait_for(scheduler.drain(), 10)
+    first = hierarchy.covered_through(turns.summaries["c1"])
+    await recorder.append("c1", history_of(2, "c1"))
+    await asyncio.wait_for(scheduler.drain(), 10)
+    written = sorted(turns.summaries["c1"], key=lambda s: s.turn_from)
+    assert len(written) == 4
+    # contiguous from the look-back's start: no turn summarised twice, none skipped inside the tail
+    assert [s.turn_from for s in written[1:]] == [s.turn_to + 1 for s in written[:-1]]
+    assert written[2].turn_from == first + 1
+
+
+async def settle() -> None:
+    """Let every ready task run until it blocks."""
+    for _ in range(20):
+        await asyncio.sleep(0)
+
+
+async def test_a_summary_waits_for_the_chat_reply_in_flight_and_follows_it(
+    services: Services, llm: FakeLLM, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    waiting = asyncio.Event()
+    idle = services.traffic.idle
+
+    async def watched() -> None:
+        waiting.set()
+        await idle()
+
+    monkeypatch.setattr(services.traffic, "idle", watched)
+    async with services.turns.chat("c2", "hello there", None, {}) as turn:
+        await turn.open()
+        await services.recorder.append("c1", history_of(30, "c1"))  # an import while the reply streams
+        await asyncio.wait_for(waiting.wait(), 5)
+        await settle()
+        assert llm.completions == []
+        assert services.scheduler.queue == QueueDepth(queued=1, running=0, dropped=0)
+        async for _ in turn.events():
+            pass
+        await turn.commit()
+    await asyncio.wait_for(services.scheduler.drain(), 10)
+    assert llm.completions and await services.history.summaries("c1")
+
+
+async def test_the_first_chat_after_an_import_has_the_summaries_of_the_turns_before_its_window(
+    settings: Settings,
+    llm: FakeLLM,
+    store: ChromaStore,
+    embedder: HashEmbedder,
+) -> None:
+    lazy = settings.model_copy(update={"summary_lookback": 12, "summary_max_per_conversation": 2})
+    services = Services.assemble(lazy, llm, store, embedder)
+    await services.recorder.append("c1", history_of(200, "c1"))
+    await asyncio.wait_for(services.scheduler.drain(), 10)  # the model was idle after the import
+    summaries = await services.history.active_summaries("c1")
+    assert 1 <= len(llm.completions) <= 2
+    assert summaries and summaries[0].turn_from == 200 - 2 - 12  # keep 2 (conftest), look back 12
+    async with services.turns.chat("c1", "what did we say", None, {}) as turn:
+        assert turn.context is not None
+        assert turn.context.summaries == summaries
+        assert turn.context.window[0].turn_index == summaries[-1].turn_to + 1

@@ -11,6 +11,7 @@ import pytest
 
 from app.conversations.models import Turn
 from app.errors import LLMUnavailable, StoreUnavailable
+from app.llm.traffic import Traffic
 from app.longterm.book import Outcome, Stored
 from app.longterm.extractor import ExtractionFailed, Extractor, LongTermScheduler, failure_reason
 from app.longterm.models import LongTermMemory, Source
@@ -188,3 +189,19 @@ async def test_without_an_extractor_only_used_memories_are_counted() -> None:
     await scheduler.drain()
     assert book.used == [["m2"]] and book.created == []
     await scheduler.aclose()
+
+
+async def test_extraction_waits_for_the_chat_reply_in_flight() -> None:
+    book = Book()
+    model = Model(reply(TEA))
+    traffic = Traffic()
+    scheduler = LongTermScheduler(book, extractor(model, book), traffic)  # type: ignore[arg-type]
+    traffic.enter()  # another conversation's reply is streaming
+    scheduler.turn_stored([turn(0, "user", MESSAGE)], None, ["m1"])
+    for _ in range(20):
+        await asyncio.sleep(0)
+    assert book.used == [["m1"]]  # counting use needs no model: it goes ahead
+    assert model.requests == []
+    traffic.leave()
+    await asyncio.wait_for(scheduler.drain(), 5)
+    assert [m.title for m in book.created] == ["Tea"]

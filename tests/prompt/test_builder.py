@@ -104,6 +104,32 @@ async def test_summaries_go_in_the_system_message_and_the_window_starts_after_th
     assert [m["content"] for m in context.messages[1:-1]] == [filler(n) for n in range(6, 12)]
 
 
+async def test_summaries_of_only_the_recent_past_stand_before_the_window_and_older_turns_are_recalled(
+    services: Services,
+) -> None:
+    # A lazily summarised import: turns 0-19 have no summary (the look-back left them to recall).
+    fact = "my sister lives in Reykjavik"
+    await seed(services, "c1", [fact, "noted"] + [filler(n) for n in range(2, 40)])
+    turns = await services.history.read("c1", 0, 40)
+    written = []
+    for turn_from, turn_to in [(20, 25), (26, 31)]:
+        content = f"They talked through turns {turn_from} to {turn_to}."
+        summary = Summary(
+            "c1", 0, turn_from, turn_to, content, turns[turn_from].created_at, turns[turn_to].created_at
+        )
+        [vector] = await services.embedder.embed([content], "document")
+        async with services.history.locked("c1"):
+            await services.history.add_summary(summary, vector)
+        written.append(summary)
+    context = await make(services).build("c1", "where does my sister live", 2000)
+    assert context.summaries == written
+    labels = "\n".join(summary_label(s) for s in written)
+    assert context.messages[0]["content"] == f"{SYSTEM}\n\n{SUMMARY_HEADER}\n{labels}"
+    assert [t.turn_index for t in context.window] == list(range(32, 40))
+    assert [m.turn.content for m in context.memories][:1] == [fact]
+    assert all(m.turn.turn_index < 32 for m in context.memories)
+
+
 async def test_old_turns_are_recalled_into_the_newest_message(services: Services) -> None:
     fact = "my sister lives in Reykjavik"
     await seed(services, "c1", [fact, "noted"] + [filler(n) for n in range(10)])

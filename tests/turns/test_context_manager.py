@@ -120,3 +120,33 @@ async def test_turns_of_one_conversation_are_serialised(services: Services, llm:
     turns = await services.history.read("c1", 0, 20)
     assert [t.turn_index for t in turns] == list(range(8))
     assert [t.role for t in turns] == ["user", "assistant"] * 4
+
+
+async def test_a_reply_is_chat_traffic_from_its_start_to_its_last_event(services: Services) -> None:
+    traffic = services.traffic
+    async with services.turns.chat("c1", "hello", None, {}) as turn:
+        assert traffic.replies == 0  # building the prompt is not generating
+        await turn.open()
+        assert traffic.replies == 1
+        async for event in turn.events():
+            assert traffic.replies == (0 if isinstance(event, Finished) else 1)
+        await turn.commit()
+    assert traffic.replies == 0
+
+
+@pytest.mark.parametrize("failure", ["unavailable", "mid_stream", "cancelled"])
+async def test_a_reply_that_fails_or_is_cancelled_leaves_the_chat_traffic(
+    services: Services, llm: FakeLLM, failure: str
+) -> None:
+    llm.script.unavailable = failure == "unavailable"
+    llm.script.fail_after = 1 if failure == "mid_stream" else None
+
+    async def attempt() -> None:
+        async with services.turns.chat("c1", "hello", None, {}) as turn:
+            async for _ in turn.events():
+                if failure == "cancelled":
+                    raise asyncio.CancelledError
+
+    with pytest.raises((LLMUnavailable, LLMFailed, asyncio.CancelledError)):
+        await attempt()
+    assert services.traffic.replies == 0
