@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import asdict
+
 from fastapi import APIRouter
 from fastapi.responses import JSONResponse
 
@@ -21,7 +23,8 @@ async def health() -> dict[str, str]:
     summary="Readiness",
     description=(
         "200 when llama.cpp and Chroma both answer, else 503 naming what is down. Also tells the "
-        "context size in use and whether token counts are exact (llama.cpp's tokenizer) or estimated."
+        "context size in use, whether token counts are exact (llama.cpp's tokenizer) or estimated, and "
+        "the summary queue: conversations queued and running, and those dropped past the global cap."
     ),
 )
 async def ready(
@@ -45,4 +48,5 @@ async def ready(
         body["token_counts"] = "exact" if counter.exact else "estimate"
     body["summaries_in_progress"] = summaries.busy
     body["summary_failures"] = summaries.failures
+    body["summary_queue"] = asdict(summaries.queue)
     return JSONResponse(body, status_code=200 if ok else 503)

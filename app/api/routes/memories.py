@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
+from dataclasses import asdict
 from typing import Annotated, Literal
 
 from fastapi import APIRouter, Query, Request, Response, status
@@ -150,7 +151,8 @@ async def list_memories(
     description=(
         "Counts by type, source, project and tag (current memories), superseded and archived counts, "
         "storage sizes, and since start-up: the extraction and summary counters, failures by reason "
-        "and the last jobs of each (what each stored or wrote, or why it failed)."
+        "and the last jobs of each (what each stored or wrote, or why it failed), and the summary queue "
+        "(conversations queued, running, and dropped past the global cap)."
     ),
     responses=ERRORS,
 )
@@ -166,6 +168,7 @@ async def memory_stats(book: BookDep, extractor: ExtractorDep, summaries: Summar
         "running": summaries.busy,
         **summaries.jobs.as_dict(),
     }
+    stats["summary_queue"] = asdict(summaries.queue)
     return stats
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import httpx
 import pytest
 
+from app.conversations.summarizer import SummaryScheduler
 from app.errors import LLMUnavailable, StoreUnavailable
 from app.wiring import Services
 from tests.fakes import FakeLLM
@@ -28,6 +29,7 @@ async def test_ready_when_llm_and_store_answer(client: httpx.AsyncClient, llm: F
         "token_counts": "exact",
         "summaries_in_progress": 0,
         "summary_failures": 0,
+        "summary_queue": {"queued": 0, "running": 0, "dropped": 0},
     }
 
 
@@ -75,3 +77,23 @@ async def test_estimated_counts_and_summary_state_are_told(
     body = (await client.get("/ready")).json()
     assert body["token_counts"] == "estimate"
     assert body["summary_failures"] == 3
+
+
+async def test_the_summary_queue_tells_what_waits_behind_a_reply_and_what_the_cap_dropped(
+    client: httpx.AsyncClient, services: Services, llm: FakeLLM
+) -> None:
+    services.scheduler = SummaryScheduler(
+        services.scheduler._summarizer, traffic=services.traffic, max_queued=2
+    )
+    services.traffic.enter()  # a chat reply is streaming
+    history = [{"role": "user", "content": f"message {n}"} for n in range(12)]
+    for cid in ["c1", "c2", "c3"]:
+        await client.post(f"/conversations/{cid}/messages", json={"messages": history})
+    expected = {"queued": 2, "running": 0, "dropped": 1}
+    assert (await client.get("/ready")).json()["summary_queue"] == expected
+    assert (await client.get("/memories/stats")).json()["summary_queue"] == expected
+    assert llm.completions == []
+    services.traffic.leave()
+    await services.scheduler.drain()
+    assert (await client.get("/ready")).json()["summary_queue"] == {"queued": 0, "running": 0, "dropped": 1}
+    assert len(llm.completions) == 2
