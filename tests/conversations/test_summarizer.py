@@ -324,3 +324,38 @@ async def test_the_first_chat_after_an_import_has_the_summaries_of_the_turns_bef
         assert turn.context is not None
         assert turn.context.summaries == summaries
         assert turn.context.window[0].turn_index == summaries[-1].turn_to + 1
+
+
+async def test_a_reply_that_starts_while_a_fold_reads_its_turns_still_goes_before_its_model_call(
+    llm: FakeLLM,
+) -> None:
+    turns, traffic = Turns(), Traffic()
+    counted = asyncio.Event()
+
+    class ChatStartsMidFold:
+        """Counts words; a chat reply starts while the fold counts its first turn."""
+
+        async def text(self, text: str) -> int:
+            if not counted.is_set():
+                traffic.enter()
+                counted.set()
+            return len(text.split())
+
+    summarizer = Summarizer(
+        turns,  # type: ignore[arg-type]
+        HashEmbedder(),
+        llm,
+        ChatStartsMidFold(),
+        every=5,
+        keep=4,
+        max_tokens=64,
+        traffic=traffic,
+    )
+    scheduler = SummaryScheduler(summarizer, traffic=traffic, per_conversation=1)
+    await Recorder(turns, scheduler).append("c1", history_of(40, "c1"))  # type: ignore[arg-type]
+    await asyncio.wait_for(counted.wait(), 5)
+    await settle()
+    assert llm.completions == [] and scheduler.queue == QueueDepth(queued=0, running=1, dropped=0)
+    traffic.leave()
+    await asyncio.wait_for(scheduler.drain(), 5)
+    assert len(llm.completions) == 1 and turns.summaries["c1"][0].turn_from == 0
