@@ -40,3 +40,12 @@ def test_levels_pile_up_logarithmically() -> None:
         assert len(active(summaries)) <= 3 * 4  # fewer than fanout per level
     assert max(x.level for x in summaries) == 3
     assert active(summaries) == [s(3, 0, 639)]
+
+
+def test_summaries_of_only_an_imports_tail_stand_for_it_from_where_they_start() -> None:
+    # the look-back left turns 0-931 to recall; a later backlog left 952-1435 too
+    tail = [s(0, 932, 941), s(0, 942, 951), s(0, 1436, 1445), s(0, 1446, 1455)]
+    assert active(list(reversed(tail))) == tail
+    assert covered_through(tail) == 1455
+    assert pile(tail, 4) == tail and pile(tail, 5) == []
+    assert active([*tail, s(1, 932, 1455)]) == [s(1, 932, 1455)]
