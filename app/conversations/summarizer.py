@@ -218,6 +218,7 @@ class SummaryScheduler:
 
     @property
     def queue(self) -> QueueDepth:
+        """How many conversations wait for the lane, how many fold now, how many the cap dropped."""
         folding = len(self._folding)
         return QueueDepth(queued=len(self._running) - folding, running=folding, dropped=self.dropped)
 

@@ -104,8 +104,9 @@ class LLMContextManager:
         """Start the completion; fails here (nothing stored) if llama.cpp is down or refuses."""
         assert self.context is not None, "use inside `async with`"
         params = {"max_tokens": self._reply_tokens, **self._params, "id_slot": await self._slot()}
-        self._traffic.enter()  # background model calls wait until the reply is done
-        self._replying = True
+        if not self._replying:  # background model calls wait until the reply is done
+            self._traffic.enter()
+            self._replying = True
         self._stream = self._llm.stream_chat(self.context.messages, params)
         await self._stream.open()
         self._accepted = True
