@@ -12,6 +12,7 @@ or title can close a block or forge a label, whatever it says.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping, Sequence
 from datetime import UTC, date, datetime
 from itertools import groupby
@@ -155,6 +156,39 @@ def with_memories(message: ClientMessage, memories: Sequence[Recalled]) -> dict[
     if isinstance(content, list):
         return {**message, "content": [{"type": "text", "text": block}, *content]}
     return {**message, "content": block + str(content or "")}
+
+
+# A memory block Mnemo put ahead of a user's words (its header of any version), as a client may send it back.
+# Stored lines inside it are indented, so the first end marker at a line's start is the block's own.
+ECHOED_BLOCK = re.compile(
+    rf"\s*{re.escape(MEMORY_TITLE)}[^\n]*:\n.*?\n{re.escape(MEMORY_FOOTER)}(?:\n\n|\s*$)", re.DOTALL
+)
+
+
+def user_words(text: str) -> str:
+    """A user's text without the memory blocks Mnemo put ahead of it (a client that echoes its prompt)."""
+    while match := ECHOED_BLOCK.match(text):
+        text = text[match.end() :]
+    return text
+
+
+def without_memories(message: ClientMessage) -> dict[str, Any]:
+    """A client's message without the memory blocks Mnemo put ahead of its words: with_memories undone."""
+    content = message.get("content")
+    if message.get("role") != "user":
+        return dict(message)
+    if isinstance(content, str):
+        return {**message, "content": user_words(content)}
+    if not isinstance(content, list):
+        return dict(message)
+    parts = list(content)
+    while parts and isinstance(parts[0], Mapping) and parts[0].get("type") == "text":
+        words = user_words(str(parts[0].get("text", "")))
+        if words:
+            parts[0] = {**parts[0], "text": words}
+            break
+        parts.pop(0)  # the block's own part
+    return {**message, "content": parts}
 
 
 def build_client_messages(
