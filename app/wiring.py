@@ -25,6 +25,7 @@ from app.longterm.extractor import Extractor, LongTermScheduler
 from app.longterm.keywords import MemoryKeywordIndex
 from app.longterm.store import COLLECTION as MEMORIES
 from app.longterm.store import MemoryStore
+from app.metrics import Metrics
 from app.prompt.budget import Shares
 from app.prompt.builder import ContextBuilder
 from app.prompt.recall import LongTermRecall
@@ -57,6 +58,7 @@ class Services:
     memories: Memories | None = None
     long_term: LongTermScheduler | None = None
     sent: SentPrompts = field(default_factory=SentPrompts)
+    metrics: Metrics | None = None  # the serving app's: counts each turn's tokens and memories
 
     @classmethod
     def assemble(
@@ -140,7 +142,7 @@ class Services:
     @property
     def turns(self) -> TurnFactory:
         """Makes each request's turn; built at each use, as a test or a bench may swap the scheduler."""
-        parts = TurnParts(self.builder, self.history, self.llm, self.scheduler, self.long_term)
+        parts = TurnParts(self.builder, self.history, self.llm, self.scheduler, self.long_term, self.metrics)
         return TurnFactory(parts, self.settings.reply_tokens)
 
     @property

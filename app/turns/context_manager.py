@@ -17,6 +17,7 @@ from app.conversations.summarizer import SummaryScheduler
 from app.llm.protocols import ChatServer, Delta, Finished, Stream, StreamEvent
 from app.llm.usage import Usage
 from app.longterm.extractor import LongTermScheduler
+from app.metrics import Metrics
 from app.prompt.builder import ContextBuilder, PromptContext
 
 log = logging.getLogger("mnemo.context")
@@ -31,6 +32,7 @@ class TurnParts:
     llm: ChatServer
     scheduler: SummaryScheduler
     long_term: LongTermScheduler | None = None
+    metrics: Metrics | None = None
 
 
 class LLMContextManager:
@@ -58,6 +60,7 @@ class LLMContextManager:
         self._llm = parts.llm
         self._scheduler = parts.scheduler
         self._long_term = parts.long_term
+        self._metrics = parts.metrics
         self.conversation_id = conversation_id
         self.message = message
         self._reply_tokens = reply_tokens
@@ -151,6 +154,8 @@ class LLMContextManager:
                             raise
         finally:
             self._lock.release()
+            if self._metrics is not None and self._finished:
+                self._metrics.turn(self.usage, self.context)
             if self.stored:
                 self._scheduler.schedule(self.conversation_id)
                 if self._long_term is not None:
