@@ -7,7 +7,8 @@ message, and nothing before it changes between summaries.
 Stored text is data, never structure: every line of the blocks' structure (labels, day
 headers, speaker lines, gap and end markers) starts at the line's first column, and every
 line of stored text after its first is indented (`quoted`), so no memory, summary, name
-or title can close a block or forge a label, whatever it says.
+or title can close a block or forge a label, whatever it says; nor can it spell out a chat
+template's control token (`<|im_end|>`), which would end the message around the block.
 """
 
 from __future__ import annotations
@@ -29,9 +30,25 @@ GAP = "\u2026"  # between two recalled turns of one day that were not adjacent
 INDENT = "  "  # continuation lines of stored text: never mistaken for a header, label or speaker line
 
 
+# Chat-template control tokens spelt out in text (ChatML's and Llama 3's `<|im_end|>`, Gemma's `<end_of_turn>`
+# and `<turn|>`, Mistral's `[/INST]` and `</s>`, `</think>`). llama.cpp tokenizes the rendered prompt with
+# special tokens on, so stored text spelling one would end the user's message itself.
+CONTROL_TOKEN = re.compile(
+    r"<\|[^\s<>|]{0,40}\|?>|<[^\s<>|]{1,40}\|>"
+    r"|</?(?:start_of_turn|end_of_turn|bos|eos|s|think|pad)>"
+    r"|\[/?(?:INST|SYSTEM_PROMPT|TOOL_CALLS|AVAILABLE_TOOLS|TOOL_RESULTS)\]"
+)
+SPLIT = "\u200b"  # a zero-width space after a control token's first character makes it plain text
+
+
+def defused(text: str) -> str:
+    """Text in which no chat-template control token is spelt out whole (see CONTROL_TOKEN)."""
+    return CONTROL_TOKEN.sub(lambda m: m.group()[0] + SPLIT + m.group()[1:], text)
+
+
 def quoted(text: str) -> str:
-    """Stored text with every line but the first indented: no line of it can pass for structure."""
-    first, *rest = text.splitlines() or [""]
+    """Stored text, control tokens defused, every line but the first indented: it is never structure."""
+    first, *rest = defused(text).splitlines() or [""]
     return "\n".join([first, *(INDENT + line for line in rest)])
 
 
