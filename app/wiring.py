@@ -26,6 +26,7 @@ from app.longterm.extractor import Extractor, LongTermScheduler
 from app.longterm.keywords import MemoryKeywordIndex
 from app.longterm.store import COLLECTION as MEMORIES
 from app.longterm.store import MemoryStore
+from app.metrics import Metrics
 from app.prompt.budget import Shares
 from app.prompt.builder import ContextBuilder
 from app.prompt.recall import LongTermRecall
@@ -59,6 +60,7 @@ class Services:
     long_term: LongTermScheduler | None = None
     sent: SentPrompts = field(default_factory=SentPrompts)
     traffic: Traffic = field(default_factory=Traffic)
+    metrics: Metrics | None = None  # the serving app's: counts each turn's tokens and memories
 
     @classmethod
     def assemble(
@@ -153,7 +155,9 @@ class Services:
     @property
     def turns(self) -> TurnFactory:
         """Makes each request's turn; built at each use, as a test or a bench may swap the scheduler."""
-        parts = TurnParts(self.builder, self.history, self.llm, self.scheduler, self.long_term, self.traffic)
+        parts = TurnParts(
+            self.builder, self.history, self.llm, self.scheduler, self.long_term, self.traffic, self.metrics
+        )
         return TurnFactory(parts, self.settings.reply_tokens)
 
     @property

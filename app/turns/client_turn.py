@@ -10,6 +10,7 @@ from app.conversations.models import Turn
 from app.errors import InvalidInput, LLMRefused
 from app.llm.portable import portable
 from app.prompt.client import last_user_text
+from app.prompt.layout import without_memories
 from app.turns.context_manager import LLMContextManager, TurnParts
 from app.turns.openai_sync import Sync, conversation_messages, plan_sync
 
@@ -20,6 +21,8 @@ class ClientTurn(LLMContextManager):
     On entry it lines the client's messages up with the stored turns (turns/openai_sync.py);
     on storing it marks the abandoned turns and appends only the new messages and the
     reply, so a resent history is stored once and a regenerate replaces the old reply.
+    A memory block the client sends back (one that echoes the prompt Mnemo built) is
+    taken out first: it is never the user's words, in the prompt or in the store.
     """
 
     def __init__(
@@ -32,6 +35,7 @@ class ClientTurn(LLMContextManager):
         params: dict[str, Any] | None = None,
         tools: Any = None,
     ) -> None:
+        messages = [without_memories(m) for m in messages]
         super().__init__(
             parts,
             conversation_id=conversation_id,
@@ -39,7 +43,7 @@ class ClientTurn(LLMContextManager):
             reply_tokens=reply_tokens,
             params=params,
         )
-        self.messages = list(messages)
+        self.messages = messages
         self._tools = tools
         self.sync: Sync | None = None
 

@@ -18,6 +18,7 @@ from app.llm.protocols import ChatServer, Delta, Finished, Stream, StreamEvent
 from app.llm.traffic import Traffic
 from app.llm.usage import Usage
 from app.longterm.extractor import LongTermScheduler
+from app.metrics import Metrics
 from app.prompt.builder import ContextBuilder, PromptContext
 
 log = logging.getLogger("mnemo.context")
@@ -33,6 +34,7 @@ class TurnParts:
     scheduler: SummaryScheduler
     long_term: LongTermScheduler | None = None
     traffic: Traffic = field(default_factory=Traffic)
+    metrics: Metrics | None = None
 
 
 class LLMContextManager:
@@ -62,6 +64,7 @@ class LLMContextManager:
         self._long_term = parts.long_term
         self._traffic = parts.traffic
         self._replying = False
+        self._metrics = parts.metrics
         self.conversation_id = conversation_id
         self.message = message
         self._reply_tokens = reply_tokens
@@ -167,6 +170,8 @@ class LLMContextManager:
         finally:
             self._reply_done()
             self._lock.release()
+            if self._metrics is not None and self._finished:
+                self._metrics.turn(self.usage, self.context)
             if self.stored:
                 self._scheduler.schedule(self.conversation_id)
                 if self._long_term is not None:

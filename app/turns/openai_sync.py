@@ -28,6 +28,7 @@ from typing import Any
 
 from app.conversations.models import Turn
 from app.llm.portable import text_of
+from app.prompt.layout import user_words
 
 STORED_ROLES = ("user", "assistant")
 
@@ -98,5 +99,6 @@ def derive_conversation_id(messages: Sequence[Mapping[str, Any]]) -> str:
     """A stable id from the system prompt and the first user message, for clients that name none."""
     system = next((text_of(m.get("content")) for m in messages if m.get("role") == "system"), "")
     first = next((text_of(m.get("content")) for m in messages if m.get("role") == "user"), "")
+    first = user_words(first)  # the same conversation whether or not the client echoes a memory block
     digest = hashlib.sha256(f"{system.strip()}\x00{first.strip()}".encode()).hexdigest()
     return f"oa-{digest[:32]}"

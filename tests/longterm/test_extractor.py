@@ -58,7 +58,7 @@ async def test_a_stated_preference_is_extracted_after_the_turn(
         await client.post("/conversations/c2/context", json={"query": "tea or coffee in the morning?"})
     ).json()
     assert (
-        "[user_preference] Morning drink: The user prefers tea over coffee"
+        "[user_preference, extracted] Morning drink: The user prefers tea over coffee"
         in context["messages"][0]["content"]
     )
 

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
-from app.conversations.models import Turn
+from datetime import UTC, datetime
+
+from app.conversations.models import Recalled, Turn
 from app.fields import check_conversation_id
 from app.llm.portable import text_of
+from app.prompt.layout import memory_block
 from app.turns.openai_sync import (
     ClientMessage,
     conversation_messages,
@@ -91,3 +94,11 @@ def test_a_derived_id_is_stable_valid_and_depends_on_the_start_only() -> None:
     other = derive_conversation_id([{"role": "user", "content": "hi"}])
     assert one == later != other
     assert check_conversation_id(one) == one
+
+
+def test_a_memory_block_echoed_in_the_first_message_does_not_change_the_derived_id() -> None:
+    block = memory_block(
+        [Recalled(Turn("c", 0, "user", "x", created_at=datetime(2026, 5, 8, tzinfo=UTC)), 0.5)]
+    )
+    plain = derive_conversation_id([{"role": "user", "content": "hi"}])
+    assert derive_conversation_id([{"role": "user", "content": block + "hi"}]) == plain

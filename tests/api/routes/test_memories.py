@@ -294,8 +294,10 @@ async def test_pinned_and_relevant_memories_go_into_the_system_message(
     body = {"query": "the user prefers which theme in the editor"}
     context = (await client.post("/conversations/c1/context", json=body)).json()
     system = context["messages"][0]["content"]
-    assert "[project_knowledge] Atlas language: Atlas is written in Rust with tokio" in system
-    assert "[user_preference] Editor theme: The user prefers a dark theme in the editor" in system
+    assert "[project_knowledge, saved by user] Atlas language: Atlas is written in Rust with tokio" in system
+    assert (
+        "[user_preference, saved by user] Editor theme: The user prefers a dark theme in the editor" in system
+    )
     assert "Lunch" not in system and "blue" not in system  # not relevant, other project
     assert context["long_term_memories"][0]["id"] == pinned["id"]
     assert system.index("Atlas language") < system.index("Editor theme")  # by creation, not score
@@ -351,7 +353,9 @@ async def test_openai_clients_get_long_term_memories_too(
     assert response.status_code == 200
     system = llm.streams[-1].messages[0]["content"]
     assert system.startswith("You are terse.")  # the client's own system message stays first
-    assert "[user_preference] Editor theme: The user prefers a dark theme in the editor" in system
+    assert (
+        "[user_preference, saved by user] Editor theme: The user prefers a dark theme in the editor" in system
+    )
     assert services.long_term is not None
     await services.long_term.drain()  # the used memory is counted after the turn
     [memory] = (await client.get("/memories")).json()["memories"]
