@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import hashlib
+import json
 import os
 from collections.abc import Mapping
 from datetime import UTC, datetime
@@ -33,9 +35,30 @@ def chroma_client(settings: Settings) -> Any:
     return chromadb.PersistentClient(path=str(settings.chroma_dir), settings=chroma_settings)
 
 
-def open_collection(client: Any, name: str) -> Any:
-    """A cosine collection that never embeds: Chroma's default embedder would download a model."""
-    return client.get_or_create_collection(name, embedding_function=None, metadata={"hnsw:space": "cosine"})
+def open_collection(client: Any, name: str, metadata: Metadata | None = None) -> Any:
+    """A cosine collection that never embeds: Chroma's default embedder would download a model.
+
+    `metadata` is recorded on the collection when this call creates it; an existing one keeps its own.
+    """
+    return client.get_or_create_collection(
+        name, embedding_function=None, metadata={**(metadata or {}), "hnsw:space": "cosine"}
+    )
+
+
+def find_collection(client: Any, name: str) -> Any | None:
+    """The named collection, or None when there is none; never creates one."""
+    from chromadb.errors import NotFoundError
+
+    try:
+        return client.get_collection(name, embedding_function=None)
+    except NotFoundError:
+        return None
+
+
+def collection_name(prefix: str, *parts: str) -> str:
+    """A valid Chroma name (3-63 of [a-zA-Z0-9._-], alphanumeric ends) that stands for `parts`, any text."""
+    digest = hashlib.blake2b(json.dumps(parts).encode(), digest_size=20).hexdigest()
+    return f"{prefix}{digest}"
 
 
 def iso(moment: datetime | None) -> str:
