@@ -2,18 +2,21 @@
 
 Vectors of two models live in two unrelated spaces: a query of one against records of the other
 finds noise with confident scores. Each collection records its model and dimension in its metadata;
-a service started with another embedder refuses to start rather than mix them.
+a service started with another embedder refuses to start rather than mix them. Collections made
+on demand (one per conversation) are created with the space recorded (`space_metadata`), and one
+collection standing for all of them is claimed at start, so that the check stays one lookup.
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
 import anyio.to_thread
 
 from app.errors import VectorSpaceMismatch
-from app.storage.chroma import open_collection
+from app.storage.chroma import find_collection, open_collection
 from app.storage.embedder import Embedder
 
 MODEL_KEY = "mnemo_embedding_model"
@@ -29,6 +32,11 @@ class VectorSpace:
 
     def __str__(self) -> str:
         return f"{self.model} ({self.dimensions} dimensions)"
+
+
+def space_metadata(space: VectorSpace) -> dict[str, str | int]:
+    """The collection metadata that records `space`, for a collection made for it."""
+    return {MODEL_KEY: space.model, DIMENSIONS_KEY: space.dimensions}
 
 
 def recorded(collection: Any) -> VectorSpace | None:
@@ -75,19 +83,29 @@ def claim(collection: Any, wanted: VectorSpace, legacy: str) -> None:
     if recorded(collection) != wanted:
         # Chroma refuses a metadata update that repeats hnsw:space; the distance stays in its configuration.
         kept = {k: v for k, v in (collection.metadata or {}).items() if not k.startswith("hnsw:")}
-        collection.modify(metadata={**kept, MODEL_KEY: wanted.model, DIMENSIONS_KEY: wanted.dimensions})
+        collection.modify(metadata={**kept, **space_metadata(wanted)})
 
 
 async def claim_collections(
-    client: Any, names: list[str], embedder: Embedder, model: str, legacy: str
+    client: Any,
+    names: Sequence[str],
+    embedder: Embedder,
+    model: str,
+    legacy: str,
+    if_present: Sequence[str] = (),
 ) -> VectorSpace:
-    """Claim each named collection for `model`, whose dimension one embedding tells."""
+    """Claim each named collection for `model`, whose dimension one embedding tells.
+
+    Those of `if_present` are claimed where they exist and not created where they do not.
+    """
     [probe] = await embedder.embed(["which space"], "document")
     wanted = VectorSpace(model, len(probe))
 
     def claim_each() -> None:
-        for name in names:
-            claim(open_collection(client, name), wanted, legacy)
+        present = [find_collection(client, name) for name in if_present]
+        collections = [c for c in present if c is not None] + [open_collection(client, n) for n in names]
+        for collection in collections:
+            claim(collection, wanted, legacy)
 
     await anyio.to_thread.run_sync(claim_each)
     return wanted

@@ -6,7 +6,7 @@ import pytest
 from app.errors import VectorSpaceMismatch
 from app.settings import Settings
 from app.storage.chroma import chroma_client, open_collection
-from app.storage.vector_space import VectorSpace, claim, claim_collections, recorded
+from app.storage.vector_space import VectorSpace, claim, claim_collections, recorded, space_metadata
 from tests.fakes import HashEmbedder
 
 MINILM = VectorSpace("all-MiniLM-L6-v2", 384)
@@ -76,3 +76,34 @@ async def test_the_service_claims_its_collections_for_the_embedder_it_runs(tmp_p
     space = await claim_collections(client, ["mnemo_turns", "mnemo_memories"], HashEmbedder(96), "hash", "x")
     assert space == VectorSpace("hash", 96)
     assert [recorded(open_collection(client, n)) for n in ("mnemo_turns", "mnemo_memories")] == [space, space]
+
+
+async def test_the_conversations_and_an_old_collection_of_another_model_refuse_to_start(
+    tmp_path: Path,
+) -> None:
+    client = chroma_client(Settings(data_dir=tmp_path))
+    await claim_collections(client, ["mnemo_conversations"], HashEmbedder(96), "hash", "x")
+    with pytest.raises(VectorSpaceMismatch, match=r"'mnemo_conversations' holds vectors of hash \(96"):
+        await claim_collections(client, ["mnemo_conversations"], HashEmbedder(384), "other", "x")
+
+    add_vector(open_collection(client, "mnemo_turns"), 384)  # written before spaces were recorded
+    with pytest.raises(VectorSpaceMismatch, match=r"'mnemo_turns' holds vectors of all-MiniLM-L6-v2 \(384"):
+        await claim_collections(
+            client, [], HashEmbedder(96), "hash", MINILM.model, if_present=["mnemo_turns"]
+        )
+
+
+async def test_a_collection_claimed_only_if_present_is_not_created(tmp_path: Path) -> None:
+    client = chroma_client(Settings(data_dir=tmp_path))
+    await claim_collections(
+        client, ["mnemo_conversations"], HashEmbedder(96), "hash", "x", if_present=["gone"]
+    )
+    assert [c.name for c in client.list_collections()] == ["mnemo_conversations"]
+
+
+def test_a_collection_made_for_a_space_records_it_from_the_start(tmp_path: Path) -> None:
+    client = chroma_client(Settings(data_dir=tmp_path))
+    collection = open_collection(client, "made", space_metadata(NOMIC))
+    assert recorded(collection) == NOMIC
+    with pytest.raises(VectorSpaceMismatch):
+        claim(collection, MINILM, legacy=MINILM.model)
