@@ -1,20 +1,29 @@
-"""Turns and summaries in Chroma: one collection, records told apart by `kind`."""
+"""Turns and summaries in Chroma: a collection per conversation, records told apart by `kind`.
+
+Chroma's local mode keeps no metadata index, so a filter scans its whole collection: a collection
+of each conversation's own keeps every read at the cost of that conversation, whatever else is stored.
+"""
 
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from functools import partial
 from typing import Any, Protocol, TypeVar
 
 from app.conversations.models import Recalled, Summary, Turn, turn_id
-from app.storage.chroma import Metadata, hits, iso, open_collection, records, required_time
+from app.storage.chroma import Metadata, collection_name, hits, iso, records, required_time
+from app.storage.collections import HANDLES, Collections
+from app.storage.migration import split_collection
 from app.storage.threads import in_thread
+from app.storage.vector_space import VectorSpace, space_metadata
 
 T = TypeVar("T")
 
-COLLECTION = "mnemo_turns"
-DELETE_BATCH = 5000  # below Chroma's maximum batch size
+# Holds no records: its metadata records the vector space of all the conversations' collections.
+COLLECTION = "mnemo_conversations"
+LEGACY_COLLECTION = "mnemo_turns"  # every conversation in one collection, as stored before; moved at start
+PREFIX = "mnemo_c_"
 READ_BATCH = 1000
+EMPTY_GET: dict[str, Any] = {"ids": [], "documents": [], "metadatas": [], "embeddings": []}
 # Matches turns stored before the flag existed too (Chroma's $ne matches a missing key).
 NOT_ABANDONED: dict[str, Any] = {"abandoned": {"$ne": True}}
 
@@ -44,6 +53,11 @@ class Store(Protocol):
     async def summaries(self, conversation_id: str) -> list[Summary]: ...
     async def delete_conversation(self, conversation_id: str) -> int: ...
     async def ping(self) -> None: ...
+
+
+def conversation_collection(tenant: str, conversation_id: str) -> str:
+    """The name of the collection that holds one tenant's conversation."""
+    return collection_name(PREFIX, tenant, conversation_id)
 
 
 def turn_metadata(turn: Turn, tenant: str) -> dict[str, str | int | float | bool]:
@@ -107,35 +121,65 @@ def summary_from_record(document: str, meta: Metadata) -> Summary:
 
 
 class ChromaStore:
-    """Chroma behind the Store protocol; every call runs in a worker thread."""
+    """Chroma behind the Store protocol, a collection per conversation; every call runs in a worker thread.
 
-    def __init__(self, client: Any, tenant: str = "default") -> None:
+    Reads of a conversation that has no collection find nothing and create none.
+    """
+
+    def __init__(
+        self,
+        client: Any,
+        tenant: str = "default",
+        space: VectorSpace | None = None,
+        handles: int = HANDLES,
+    ) -> None:
         self._client = client
         self._tenant = tenant
-        self._collection = open_collection(client, COLLECTION)
+        self._collections = Collections(client, space_metadata(space) if space else None, handles)
 
     async def _run(self, fn: Callable[[], T]) -> T:
         return await in_thread(fn, "Chroma")
 
-    def _where(self, conversation_id: str, kind: str, *extra: dict[str, Any]) -> dict[str, Any]:
-        clauses: list[dict[str, Any]] = [{"conversation_id": conversation_id}, {"kind": kind}, *extra]
-        return {"$and": clauses}
+    def _name(self, conversation_id: str) -> str:
+        return conversation_collection(self._tenant, conversation_id)
 
-    async def add_turns(self, turns: Sequence[Turn], vectors: Sequence[Sequence[float]]) -> None:
-        if not turns:
-            return
-        ids = [t.id for t in turns]
-        docs = [t.content for t in turns]
-        metas = [turn_metadata(t, self._tenant) for t in turns]
-        embeddings = [list(v) for v in vectors]
+    def collection(self, conversation_id: str) -> Any:
+        """The conversation's collection, created if it has none (blocking: call it in a worker thread)."""
+        return self._collections.open(self._name(conversation_id))
+
+    async def _read(self, conversation_id: str, read: Callable[[Any], T], empty: T) -> T:
+        """`read` of the conversation's collection; `empty` when the conversation has none."""
+
+        def run() -> T:
+            found = self._collections.find(self._name(conversation_id))
+            return empty if found is None else read(found)
+
+        return await self._run(run)
+
+    async def _by_id(self, conversation_id: str, ids: list[str], include: list[str]) -> Any:
+        return await self._read(conversation_id, lambda c: c.get(ids=ids, include=include), EMPTY_GET)
+
+    async def _upsert(
+        self, conversation_id: str, ids: list[str], docs: list[str], metas: list[Any], vectors: list[Any]
+    ) -> None:
         await self._run(
-            lambda: self._collection.upsert(
-                ids=ids,
-                documents=docs,
-                metadatas=metas,
-                embeddings=embeddings,
+            lambda: self.collection(conversation_id).upsert(
+                ids=ids, documents=docs, metadatas=metas, embeddings=vectors
             )
         )
+
+    async def add_turns(self, turns: Sequence[Turn], vectors: Sequence[Sequence[float]]) -> None:
+        by_conversation: dict[str, list[tuple[Turn, list[float]]]] = {}
+        for turn, vector in zip(turns, vectors, strict=True):
+            by_conversation.setdefault(turn.conversation_id, []).append((turn, list(vector)))
+        for conversation_id, pairs in by_conversation.items():
+            await self._upsert(
+                conversation_id,
+                [t.id for t, _ in pairs],
+                [t.content for t, _ in pairs],
+                [turn_metadata(t, self._tenant) for t, _ in pairs],
+                [v for _, v in pairs],
+            )
 
     async def turns(
         self, conversation_id: str, start: int, stop: int, include_abandoned: bool = False
@@ -148,9 +192,7 @@ class ChromaStore:
         found: list[Turn] = []
         for begin in range(start, stop, READ_BATCH):
             ids = [turn_id(conversation_id, i) for i in range(begin, min(stop, begin + READ_BATCH))]
-            result = await self._run(
-                partial(self._collection.get, ids=ids, include=["documents", "metadatas"])
-            )
+            result = await self._by_id(conversation_id, ids, ["documents", "metadatas"])
             found += [
                 turn_from_record(doc, meta)
                 for _, doc, meta in records(result)
@@ -160,10 +202,10 @@ class ChromaStore:
 
     async def last_turn_index(self, conversation_id: str) -> int:
         """Highest stored turn index, -1 for an empty conversation."""
-        where = self._where(conversation_id, "turn")
-        result = await self._run(lambda: self._collection.get(where=where, include=["metadatas"]))
-        indices = [int(m["turn_index"]) for m in result["metadatas"] or []]
-        return max(indices, default=-1)
+        result = await self._read(
+            conversation_id, lambda c: c.get(where={"kind": "turn"}, include=["metadatas"]), EMPTY_GET
+        )
+        return max((int(m["turn_index"]) for m in result["metadatas"] or []), default=-1)
 
     async def search(
         self,
@@ -177,20 +219,23 @@ class ChromaStore:
         """The k turns nearest to vector with turn_index < before, created within `between` (epoch s)."""
         if k <= 0 or before <= 0:
             return []
-        clauses: list[dict[str, Any]] = [{"turn_index": {"$lt": before}}, NOT_ABANDONED]
+        clauses: list[dict[str, Any]] = [{"kind": "turn"}, {"turn_index": {"$lt": before}}, NOT_ABANDONED]
         if between is not None:
             clauses += [{"created_at_ts": {"$gte": between[0]}}, {"created_at_ts": {"$lt": between[1]}}]
         if speakers:
             clauses.append({"name": {"$in": list(speakers)}})
-        where = self._where(conversation_id, "turn", *clauses)
-        result = await self._run(
-            lambda: self._collection.query(
+
+        def query(collection: Any) -> Any:
+            return collection.query(
                 query_embeddings=[list(vector)],
                 n_results=k,
-                where=where,
+                where={"$and": clauses},
                 include=["documents", "metadatas", "distances"],
             )
-        )
+
+        result = await self._read(conversation_id, query, None)
+        if result is None:
+            return []
         return [
             Recalled(turn=turn_from_record(doc, meta), score=score) for _, doc, meta, score in hits(result)
         ]
@@ -202,9 +247,7 @@ class ChromaStore:
         if not indices:
             return []
         ids = [turn_id(conversation_id, i) for i in indices]
-        result = await self._run(
-            lambda: self._collection.get(ids=ids, include=["documents", "metadatas", "embeddings"])
-        )
+        result = await self._by_id(conversation_id, ids, ["documents", "metadatas", "embeddings"])
         embeddings = result["embeddings"] if result["embeddings"] is not None else []
         return [
             Recalled(
@@ -223,37 +266,34 @@ class ChromaStore:
             return
         ids = [turn_id(conversation_id, i) for i in turn_indices]
         metas: list[Any] = [{"abandoned": True} for _ in ids]
-        await self._run(lambda: self._collection.update(ids=ids, metadatas=metas))
+        await self._read(conversation_id, lambda c: c.update(ids=ids, metadatas=metas), None)
 
     async def add_summary(self, summary: Summary, vector: Sequence[float]) -> None:
         meta = summary_metadata(summary, self._tenant)
-        await self._run(
-            lambda: self._collection.upsert(
-                ids=[summary.id],
-                documents=[summary.content],
-                metadatas=[meta],
-                embeddings=[list(vector)],
-            )
-        )
+        await self._upsert(summary.conversation_id, [summary.id], [summary.content], [meta], [list(vector)])
 
     async def summaries(self, conversation_id: str) -> list[Summary]:
-        where = self._where(conversation_id, "summary")
-        result = await self._run(
-            lambda: self._collection.get(where=where, include=["documents", "metadatas"])
+        include = ["documents", "metadatas"]
+        result = await self._read(
+            conversation_id, lambda c: c.get(where={"kind": "summary"}, include=include), EMPTY_GET
         )
         found = [summary_from_record(doc, meta) for _, doc, meta in records(result)]
         return sorted(found, key=lambda s: (s.turn_to, s.level))
 
     async def delete_conversation(self, conversation_id: str) -> int:
-        where = {"conversation_id": conversation_id}
+        """Drop the conversation's collection; how many records (turns and summaries) it held."""
+        return await self._run(lambda: self._collections.drop(self._name(conversation_id)))
 
-        def delete() -> int:
-            ids = self._collection.get(where=where, include=[])["ids"]
-            for start in range(0, len(ids), DELETE_BATCH):
-                self._collection.delete(ids=ids[start : start + DELETE_BATCH])
-            return len(ids)
+    async def adopt_legacy(self) -> int:
+        """Move the records of the one-collection layout into their conversations' collections; how many.
 
-        return await self._run(delete)
+        Safe to interrupt: the next call goes on where this one stopped (see app.storage.migration).
+        """
+        return await self._run(
+            lambda: split_collection(
+                self._client, LEGACY_COLLECTION, lambda meta: str(meta["conversation_id"]), self.collection
+            )
+        )
 
     async def ping(self) -> None:
         await self._run(self._client.heartbeat)
