@@ -14,7 +14,7 @@ from app.conversations.keywords import KeywordIndex
 from app.conversations.recorder import Recorder
 from app.conversations.retriever import Retriever
 from app.conversations.store import COLLECTION as TURNS
-from app.conversations.store import ChromaStore, Store
+from app.conversations.store import LEGACY_COLLECTION, ChromaStore, Store
 from app.conversations.summarizer import Summarizer, SummaryScheduler
 from app.errors import StoreUnavailable
 from app.llm.llama import LlamaClient
@@ -36,7 +36,7 @@ from app.storage.backends import gates, legacy_model_name, model_name, open_embe
 from app.storage.chroma import chroma_client
 from app.storage.embedder import Embedder
 from app.storage.heap import Heap
-from app.storage.vector_space import claim_collections
+from app.storage.vector_space import VectorSpace, claim_collections
 from app.turns.context_manager import TurnParts
 from app.turns.factory import TurnFactory
 
@@ -205,25 +205,32 @@ async def open_services(settings: Settings) -> AsyncIterator[Services]:
         async with open_embedder(settings) as embedder:
             chroma = chroma_client(settings)
             # Before anything is read or written: vectors of two models never meet in one collection.
-            await claim_collections(
+            space = await claim_collections(
                 chroma,
                 [TURNS, MEMORIES],
                 embedder,
                 model_name(settings),
                 legacy=legacy_model_name(settings),
+                if_present=[LEGACY_COLLECTION],
             )
             async with stores_and_services(
-                settings, LlamaClient(http, settings.model_alias), chroma, embedder, heap
+                settings, LlamaClient(http, settings.model_alias), chroma, embedder, heap, space
             ) as services:
                 yield services
 
 
 @asynccontextmanager
 async def stores_and_services(
-    settings: Settings, llm: LLM, chroma: Any, embedder: Embedder, heap: Heap
+    settings: Settings,
+    llm: LLM,
+    chroma: Any,
+    embedder: Embedder,
+    heap: Heap,
+    space: VectorSpace | None = None,
 ) -> AsyncIterator[Services]:
     """The stores on `chroma` and the service built on them, closed in turn."""
-    store = ChromaStore(chroma, tenant=settings.tenant)
+    store = ChromaStore(chroma, tenant=settings.tenant, space=space)
+    await store.adopt_legacy()  # a data folder of the one-collection layout, moved on its first start
     keywords = KeywordIndex(settings.data_dir / "keywords.sqlite3")
     memory_store = MemoryStore(chroma, MemoryKeywordIndex(settings.memory_index_path), tenant=settings.tenant)
     await memory_store.reconcile()
