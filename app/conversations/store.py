@@ -1,7 +1,9 @@
-"""Turns and summaries in Chroma: a collection per conversation, records told apart by `kind`.
+"""Turns and summaries in Chroma: each conversation's turns in a collection, its summaries in another.
 
-Chroma's local mode keeps no metadata index, so a filter scans its whole collection: a collection
-of each conversation's own keeps every read at the cost of that conversation, whatever else is stored.
+Embedded Chroma (1.5) evaluates a metadata filter against the matching rows of every collection
+before it keeps those of the one asked, so a `where` costs what the whole store holds. Reads here
+go by collection and by id instead (a turn's id follows from its index); a filter is used only for
+what ids cannot say (a time span, speakers), and its cost then still grows with the store.
 """
 
 from __future__ import annotations
@@ -21,11 +23,9 @@ T = TypeVar("T")
 # Holds no records: its metadata records the vector space of all the conversations' collections.
 COLLECTION = "mnemo_conversations"
 LEGACY_COLLECTION = "mnemo_turns"  # every conversation in one collection, as stored before; moved at start
-PREFIX = "mnemo_c_"
+PREFIXES = {"turn": "mnemo_c_", "summary": "mnemo_s_"}  # a record's `kind` names its collection
 READ_BATCH = 1000
 EMPTY_GET: dict[str, Any] = {"ids": [], "documents": [], "metadatas": [], "embeddings": []}
-# Matches turns stored before the flag existed too (Chroma's $ne matches a missing key).
-NOT_ABANDONED: dict[str, Any] = {"abandoned": {"$ne": True}}
 
 
 class Store(Protocol):
@@ -55,9 +55,9 @@ class Store(Protocol):
     async def ping(self) -> None: ...
 
 
-def conversation_collection(tenant: str, conversation_id: str) -> str:
-    """The name of the collection that holds one tenant's conversation."""
-    return collection_name(PREFIX, tenant, conversation_id)
+def conversation_collection(tenant: str, conversation_id: str, kind: str = "turn") -> str:
+    """The name of the collection that holds the turns (or summaries) of one tenant's conversation."""
+    return collection_name(PREFIXES[kind], tenant, conversation_id)
 
 
 def turn_metadata(turn: Turn, tenant: str) -> dict[str, str | int | float | bool]:
@@ -140,18 +140,18 @@ class ChromaStore:
     async def _run(self, fn: Callable[[], T]) -> T:
         return await in_thread(fn, "Chroma")
 
-    def _name(self, conversation_id: str) -> str:
-        return conversation_collection(self._tenant, conversation_id)
+    def _name(self, conversation_id: str, kind: str = "turn") -> str:
+        return conversation_collection(self._tenant, conversation_id, kind)
 
-    def collection(self, conversation_id: str) -> Any:
-        """The conversation's collection, created if it has none (blocking: call it in a worker thread)."""
-        return self._collections.open(self._name(conversation_id))
+    def collection(self, name: str) -> Any:
+        """The named collection, created if there is none (blocking: call it in a worker thread)."""
+        return self._collections.open(name)
 
-    async def _read(self, conversation_id: str, read: Callable[[Any], T], empty: T) -> T:
-        """`read` of the conversation's collection; `empty` when the conversation has none."""
+    async def _read(self, conversation_id: str, read: Callable[[Any], T], empty: T, kind: str = "turn") -> T:
+        """`read` of the conversation's collection of `kind`; `empty` when there is none."""
 
         def run() -> T:
-            found = self._collections.find(self._name(conversation_id))
+            found = self._collections.find(self._name(conversation_id, kind))
             return empty if found is None else read(found)
 
         return await self._run(run)
@@ -160,12 +160,10 @@ class ChromaStore:
         return await self._read(conversation_id, lambda c: c.get(ids=ids, include=include), EMPTY_GET)
 
     async def _upsert(
-        self, conversation_id: str, ids: list[str], docs: list[str], metas: list[Any], vectors: list[Any]
+        self, name: str, ids: list[str], docs: list[str], metas: list[Any], vectors: list[Any]
     ) -> None:
         await self._run(
-            lambda: self.collection(conversation_id).upsert(
-                ids=ids, documents=docs, metadatas=metas, embeddings=vectors
-            )
+            lambda: self.collection(name).upsert(ids=ids, documents=docs, metadatas=metas, embeddings=vectors)
         )
 
     async def add_turns(self, turns: Sequence[Turn], vectors: Sequence[Sequence[float]]) -> None:
@@ -174,7 +172,7 @@ class ChromaStore:
             by_conversation.setdefault(turn.conversation_id, []).append((turn, list(vector)))
         for conversation_id, pairs in by_conversation.items():
             await self._upsert(
-                conversation_id,
+                self._name(conversation_id),
                 [t.id for t, _ in pairs],
                 [t.content for t, _ in pairs],
                 [turn_metadata(t, self._tenant) for t, _ in pairs],
@@ -201,11 +199,21 @@ class ChromaStore:
         return sorted(found, key=lambda t: t.turn_index)
 
     async def last_turn_index(self, conversation_id: str) -> int:
-        """Highest stored turn index, -1 for an empty conversation."""
-        result = await self._read(
-            conversation_id, lambda c: c.get(where={"kind": "turn"}, include=["metadatas"]), EMPTY_GET
-        )
-        return max((int(m["turn_index"]) for m in result["metadatas"] or []), default=-1)
+        """Highest stored turn index, -1 for an empty conversation.
+
+        Indices run from 0 without gaps, so n turns end at n - 1: checked by id, with a read of
+        every index as the fallback for a conversation that would break the rule.
+        """
+
+        def last(collection: Any) -> int:
+            n = int(collection.count())
+            ids = [turn_id(conversation_id, n - 1), turn_id(conversation_id, n)]
+            if n == 0 or collection.get(ids=ids, include=[])["ids"] == ids[:1]:
+                return n - 1
+            metas = collection.get(include=["metadatas"])["metadatas"] or []
+            return max((int(m["turn_index"]) for m in metas), default=-1)
+
+        return await self._read(conversation_id, last, -1)
 
     async def search(
         self,
@@ -219,26 +227,33 @@ class ChromaStore:
         """The k turns nearest to vector with turn_index < before, created within `between` (epoch s)."""
         if k <= 0 or before <= 0:
             return []
-        clauses: list[dict[str, Any]] = [{"kind": "turn"}, {"turn_index": {"$lt": before}}, NOT_ABANDONED]
+        clauses: list[dict[str, Any]] = []
         if between is not None:
             clauses += [{"created_at_ts": {"$gte": between[0]}}, {"created_at_ts": {"$lt": between[1]}}]
         if speakers:
             clauses.append({"name": {"$in": list(speakers)}})
+        where = None if not clauses else clauses[0] if len(clauses) == 1 else {"$and": clauses}
+        allowed = {turn_id(conversation_id, i) for i in range(before)}
 
-        def query(collection: Any) -> Any:
-            return collection.query(
-                query_embeddings=[list(vector)],
-                n_results=k,
-                where={"$and": clauses},
-                include=["documents", "metadatas", "distances"],
-            )
-
-        result = await self._read(conversation_id, query, None)
-        if result is None:
+        def nearest(collection: Any) -> list[Recalled]:
+            # Abandoned turns are few: leave out those a query returns and ask again, rather than
+            # filter on the flag, as a filter costs what the whole store holds.
+            while allowed:
+                result = collection.query(
+                    query_embeddings=[list(vector)],
+                    ids=sorted(allowed),
+                    n_results=k,
+                    where=where,
+                    include=["documents", "metadatas", "distances"],
+                )
+                found = hits(result)
+                abandoned = {i for i, _, meta, _ in found if meta.get("abandoned", False)}
+                if not abandoned:
+                    return [Recalled(turn_from_record(doc, meta), score) for _, doc, meta, score in found]
+                allowed.difference_update(abandoned)
             return []
-        return [
-            Recalled(turn=turn_from_record(doc, meta), score=score) for _, doc, meta, score in hits(result)
-        ]
+
+        return await self._read(conversation_id, nearest, [])
 
     async def score(
         self, conversation_id: str, indices: Sequence[int], vector: Sequence[float]
@@ -270,19 +285,19 @@ class ChromaStore:
 
     async def add_summary(self, summary: Summary, vector: Sequence[float]) -> None:
         meta = summary_metadata(summary, self._tenant)
-        await self._upsert(summary.conversation_id, [summary.id], [summary.content], [meta], [list(vector)])
+        name = self._name(summary.conversation_id, "summary")
+        await self._upsert(name, [summary.id], [summary.content], [meta], [list(vector)])
 
     async def summaries(self, conversation_id: str) -> list[Summary]:
         include = ["documents", "metadatas"]
-        result = await self._read(
-            conversation_id, lambda c: c.get(where={"kind": "summary"}, include=include), EMPTY_GET
-        )
+        result = await self._read(conversation_id, lambda c: c.get(include=include), EMPTY_GET, "summary")
         found = [summary_from_record(doc, meta) for _, doc, meta in records(result)]
         return sorted(found, key=lambda s: (s.turn_to, s.level))
 
     async def delete_conversation(self, conversation_id: str) -> int:
-        """Drop the conversation's collection; how many records (turns and summaries) it held."""
-        return await self._run(lambda: self._collections.drop(self._name(conversation_id)))
+        """Drop the conversation's collections; how many records (turns and summaries) they held."""
+        names = [self._name(conversation_id, kind) for kind in PREFIXES]
+        return await self._run(lambda: sum(self._collections.drop(name) for name in names))
 
     async def adopt_legacy(self) -> int:
         """Move the records of the one-collection layout into their conversations' collections; how many.
@@ -291,7 +306,10 @@ class ChromaStore:
         """
         return await self._run(
             lambda: split_collection(
-                self._client, LEGACY_COLLECTION, lambda meta: str(meta["conversation_id"]), self.collection
+                self._client,
+                LEGACY_COLLECTION,
+                lambda meta: self._name(str(meta["conversation_id"]), str(meta["kind"])),
+                self.collection,
             )
         )
 

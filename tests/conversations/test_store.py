@@ -183,3 +183,18 @@ async def test_search_keeps_to_the_time_span_and_the_speakers_asked_for(store: C
     ]
     await store.abandon("c1", [3])
     assert [h.turn.turn_index for h in await store.search("c1", vector, 5, 4, speakers=["bob"])] == [1]
+
+
+async def test_the_last_index_is_found_even_past_a_gap(store: ChromaStore) -> None:
+    turns = [Turn("c1", i, "user", f"turn {i}") for i in (0, 1, 5)]
+    await store.add_turns(turns, await embedder.embed([t.content for t in turns], "document"))
+    assert await store.last_turn_index("c1") == 5
+
+
+async def test_search_skips_abandoned_turns_however_near_they_are(store: ChromaStore) -> None:
+    await add(store, "c1", ["dog dog", "dog", "a dog here", "cat"])
+    await store.abandon("c1", [0, 1])
+    hits = await store.search("c1", embedder.vector("dog dog"), k=1, before=4)
+    assert [h.turn.turn_index for h in hits] == [2]
+    await store.abandon("c1", [2, 3])
+    assert await store.search("c1", embedder.vector("dog"), k=2, before=4) == []

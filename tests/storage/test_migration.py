@@ -53,13 +53,16 @@ async def assert_all_moved(
     assert find_collection(chroma, LEGACY_COLLECTION) is None
     for cid, count in (("c1", 5), ("c2", 3), ("c3", 1)):
         collection = chroma.get_collection(conversation_collection("default", cid))
-        assert collection.count() == count + 1
+        summaries = chroma.get_collection(conversation_collection("default", cid, "summary"))
+        assert (collection.count(), summaries.count()) == (count, 1)
         assert [t.content for t in await store.turns(cid, 0, 10)] == [f"{cid} says {i}" for i in range(count)]
         assert [s.content for s in await store.summaries(cid)] == [f"{cid} in short"]
-        held = collection.get(include=["embeddings"])
-        for record_id, vector in zip(held["ids"], held["embeddings"], strict=True):
-            assert list(vector) == pytest.approx(vectors[record_id], abs=1e-6)  # copied, not embedded again
-        assert recorded(collection) == SPACE
+        for held in (collection.get(include=["embeddings"]), summaries.get(include=["embeddings"])):
+            for record_id, vector in zip(held["ids"], held["embeddings"], strict=True):
+                assert list(vector) == pytest.approx(
+                    vectors[record_id], abs=1e-6
+                )  # copied, not embedded again
+        assert recorded(collection) == recorded(summaries) == SPACE
     [hit] = await store.search("c2", embedder.vector("c2 says 1"), k=1, before=3)
     assert (hit.turn.turn_index, hit.score) == (1, pytest.approx(1.0, abs=1e-4))
 
@@ -85,13 +88,13 @@ async def test_a_move_killed_midway_loses_nothing_and_the_next_start_finishes_it
     store = ChromaStore(chroma, space=SPACE)
     writes: list[str] = []
 
-    def dies_on_the_third_write(cid: str) -> Any:
-        writes.append(cid)
+    def dies_on_the_third_write(name: str) -> Any:
+        writes.append(name)
         if len(writes) == 3:
             raise Killed  # after copies, before the source's batch is deleted
-        return store.collection(cid)
+        return store.collection(name)
 
-    key = lambda meta: str(meta["conversation_id"])  # noqa: E731
+    key = lambda meta: conversation_collection("default", str(meta["conversation_id"]), str(meta["kind"]))  # noqa: E731
     with pytest.raises(Killed):
         split_collection(chroma, LEGACY_COLLECTION, key, dies_on_the_third_write, batch=4)
     legacy = chroma.get_collection(LEGACY_COLLECTION)
