@@ -1,0 +1,24 @@
+"""A data folder of the one-collection layout, opened by the service: moved before the first request."""
+
+from pathlib import Path
+
+from app.conversations.models import Turn
+from app.conversations.store import LEGACY_COLLECTION, turn_metadata
+from app.settings import Settings
+from app.storage.chroma import chroma_client, find_collection, open_collection
+from app.wiring import open_services
+
+
+async def test_the_service_moves_an_old_data_folder_on_its_first_start(tmp_path: Path) -> None:
+    settings = Settings(data_dir=tmp_path, llm_base_url="http://127.0.0.1:9")
+    turns = [Turn("c1", i, "user", f"old turn {i}") for i in range(3)]
+    open_collection(chroma_client(settings), LEGACY_COLLECTION).add(
+        ids=[t.id for t in turns],
+        documents=[t.content for t in turns],
+        metadatas=[turn_metadata(t, settings.tenant) for t in turns],  # type: ignore[misc]
+        embeddings=[[1.0 if d == i else 0.0 for d in range(384)] for i in range(3)],  # type: ignore[arg-type]
+    )
+    async with open_services(settings) as services:
+        assert [t.content for t in await services.store.turns("c1", 0, 10)] == [t.content for t in turns]
+        assert await services.store.last_turn_index("c1") == 2
+    assert find_collection(chroma_client(settings), LEGACY_COLLECTION) is None
