@@ -2,7 +2,8 @@
 
 Parts (`--parts`, all by default, run in this order on one Mnemo with a fresh data folder):
 
-* concurrency: `--concurrent` conversations send a chat turn at once, `--rounds` times. Each round the
+* concurrency: `--concurrent` conversations (random UUIDs from `--seed`; the default's hash puts 5 of 8
+  on one slot of 2) send a chat turn at once, `--rounds` times. Each round the
   same message lists (Mnemo's own, from POST /conversations/{id}/context) go straight to llama.cpp's
   /v1/chat/completions without a slot (llama.cpp takes any free one), and the turns go through Mnemo's
   /chat; which goes first alternates, and llama.cpp is idle before each. Aggregate completion tokens/s
@@ -12,13 +13,14 @@ Parts (`--parts`, all by default, run in this order on one Mnemo with a fresh da
   API: `--conversations` conversations of `--turns` LoCoMo turns (cycled, varied ids), streamed as NDJSON
   to POST /conversations/import where Mnemo has it, else 1,000 a request to /conversations/{id}/messages.
 * context: POST /conversations/{probe}/context p50/p95 on the first imported conversation (`--turns`
-  turns) once the store holds 10,000 turns, and again after filling it to `--fill-to` through the same
+  turns) once the store holds `--base` turns, and again after filling it to `--fill-to` through the same
   import; distinct LoCoMo questions each time (Mnemo caches query vectors).
 * summaries: after the `--conversations` imports, /ready's summary fields and llama.cpp's busy slots,
   every `--poll` seconds for `--watch` seconds; then the summaries in the probe's context.
 
     flock /tmp/llama.lock .venv/bin/python bench/scale.py [--parts import,context,summaries,concurrency]
-        [--conversations 20] [--turns 1000] [--fill-to 200000] [--concurrent 8] [--rounds 4]
+        [--conversations 20] [--turns 1000] [--base 10000] [--fill-to 200000] [--concurrent 8] [--rounds 4]
+        [--max-tokens 64] [--llama-threads 0]
 """
 
 from __future__ import annotations
@@ -26,10 +28,12 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import random
 import statistics
 import sys
 import tempfile
 import time
+import uuid
 import zlib
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
@@ -50,7 +54,6 @@ from bench.locomo import conversations, messages_for, questions  # noqa: E402
 from bench.ttft import MESSAGES, wait_idle  # noqa: E402
 
 PARTS = ("concurrency", "import", "context", "summaries")
-BASELINE = 10_000  # stored turns at the context part's first measure
 REQUEST = 1_000  # messages per request to the JSON import
 TIMEOUT = httpx.Timeout(1800, connect=10)
 
@@ -234,7 +237,9 @@ async def timed_round(turns: list[Any]) -> tuple[float, int]:
 async def concurrency(
     mnemo: httpx.AsyncClient, llama: httpx.AsyncClient, llama_url: str, args: argparse.Namespace
 ) -> dict[str, Any]:
-    ids = [f"chat-{n}" for n in range(args.concurrent)]
+    # Random UUIDs, as clients name conversations: how they fall on the slots is up to chance.
+    rng = random.Random(args.seed)
+    ids = [str(uuid.UUID(int=rng.getrandbits(128), version=4)) for _ in range(args.concurrent)]
     hashed = [sum(1 for c in ids if zlib.crc32(c.encode()) % args.slots == s) for s in range(args.slots)]
     totals = {"mnemo": [0.0, 0], "direct": [0.0, 0]}
     # The first request after a start is slow whoever sends it: not one of the measured ones.
@@ -281,7 +286,7 @@ def stored_plan(args: argparse.Namespace) -> Iterator[int]:
     """Conversation numbers to import: the measured ones, then the fill."""
     count = args.conversations
     if "context" in args.parts:
-        count = max(count, -(-BASELINE // args.turns), -(-args.fill_to // args.turns))
+        count = max(count, -(-args.fill_to // args.turns))
     yield from range(count)
 
 
@@ -327,7 +332,7 @@ async def store_parts(
         if "context" not in args.parts:
             continue
         for size, key, queries in (
-            (BASELINE, "context_base", asked[:40]),
+            (args.base, "context_base", asked[:40]),
             (args.fill_to, "context_full", asked[40:80]),
         ):
             if importer.turns >= size and key not in out:
@@ -412,6 +417,7 @@ def main() -> None:
     parser.add_argument("--parts", default=",".join(PARTS), help=f"any of {','.join(PARTS)}")
     parser.add_argument("--conversations", type=int, default=20, help="imported before the summaries watch")
     parser.add_argument("--turns", type=int, default=1000, help="turns per imported conversation")
+    parser.add_argument("--base", type=int, default=10_000, help="stored turns at the context's 1st measure")
     parser.add_argument(
         "--fill-to", type=int, default=200_000, help="stored turns at the context's 2nd measure"
     )
@@ -419,21 +425,28 @@ def main() -> None:
     parser.add_argument("--poll", type=float, default=5, help="seconds between the watch's samples")
     parser.add_argument("--concurrent", type=int, default=8, help="conversations chatting at once")
     parser.add_argument("--rounds", type=int, default=4, help="turns of each concurrent conversation")
+    parser.add_argument("--seed", type=int, default=1, help="of the concurrent conversations' ids")
     parser.add_argument("--max-tokens", type=int, default=64, help="reply tokens of each concurrent turn")
     parser.add_argument("--slots", type=int, default=2, help="llama.cpp slots (--parallel)")
     parser.add_argument("--ctx", type=int, default=8192, help="llama.cpp context, shared by the slots")
+    parser.add_argument("--llama-threads", type=int, default=0, help="llama.cpp --threads (0: its default)")
     parser.add_argument("--out", type=Path, default=ROOT / "bench" / "results" / "scale.json")
     args = parser.parse_args()
     args.parts = [p for p in args.parts.split(",") if p]
     if unknown := set(args.parts) - set(PARTS):
         parser.error(f"--parts: unknown {', '.join(sorted(unknown))}; choose from {','.join(PARTS)}")
-    if "context" in args.parts and args.fill_to < BASELINE:
-        parser.error(f"--fill-to must be at least {BASELINE:,}, the context part's first measure")
+    if "context" in args.parts and args.fill_to <= args.base:
+        parser.error(f"--fill-to must be above --base ({args.base:,}), the context part's first measure")
 
     work = Path(tempfile.mkdtemp(prefix="mnemo-scale-"))
-    llama = start_llama(resolve(DEFAULT, ROOT / "data" / "models"), work, ctx=args.ctx, slots=args.slots)
-    # Extraction (a model call after every turn) is measured on its own, as in bench/ttft.py.
-    mnemo = MnemoProcess(work, llama.url, MNEMO_EXTRACTION_ENABLED="false", MNEMO_LLAMA_SLOTS=str(args.slots))
+    model = resolve(DEFAULT, ROOT / "data" / "models")
+    llama = start_llama(model, work, ctx=args.ctx, slots=args.slots, threads=args.llama_threads)
+    env = {
+        "MNEMO_EXTRACTION_ENABLED": "false",  # a model call after each turn, measured on its own
+        "MNEMO_LLAMA_SLOTS": str(args.slots),
+        "MNEMO_LLM_TIMEOUT": "1800",  # turns queued on the slots of a busy machine are slow, not failed
+    }
+    mnemo = MnemoProcess(work, llama.url, **env)
     try:
         mnemo.start()
         out = asyncio.run(run(args, llama.url, mnemo.url))
