@@ -19,6 +19,7 @@ from app.conversations.summarizer import Summarizer, SummaryScheduler
 from app.errors import StoreUnavailable
 from app.llm.llama import LlamaClient
 from app.llm.protocols import LLM
+from app.llm.slots import SlotChooser
 from app.llm.tokens import TokenCounter
 from app.llm.traffic import Traffic
 from app.longterm.book import Memories
@@ -56,6 +57,7 @@ class Services:
     counter: TokenCounter
     builder: ContextBuilder
     scheduler: SummaryScheduler
+    slots: SlotChooser
     memories: Memories | None = None
     long_term: LongTermScheduler | None = None
     sent: SentPrompts = field(default_factory=SentPrompts)
@@ -136,6 +138,7 @@ class Services:
             counter,
             builder,
             scheduler,
+            SlotChooser(llm),
             memories,
             long_term,
             traffic=traffic,
@@ -156,7 +159,14 @@ class Services:
     def turns(self) -> TurnFactory:
         """Makes each request's turn; built at each use, as a test or a bench may swap the scheduler."""
         parts = TurnParts(
-            self.builder, self.history, self.llm, self.scheduler, self.long_term, self.traffic, self.metrics
+            self.builder,
+            self.history,
+            self.llm,
+            self.slots,
+            self.scheduler,
+            self.long_term,
+            self.traffic,
+            self.metrics,
         )
         return TurnFactory(parts, self.settings.reply_tokens)
 

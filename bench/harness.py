@@ -72,8 +72,11 @@ class MnemoProcess:
             self.process.wait(30)
 
 
-def start_llama(model_path: Path, log_dir: Path, ctx: int = 8192, slots: int = 2) -> LlamaServer:
-    config = config_for(model_path, free_port(), ctx=ctx, slots=slots)
+def start_llama(
+    model_path: Path, log_dir: Path, ctx: int = 8192, slots: int = 2, threads: int = 0
+) -> LlamaServer:
+    """A chat llama-server with Mnemo's flags; `threads` 0 is llama.cpp's default."""
+    config = config_for(model_path, free_port(), ctx=ctx, slots=slots, threads=threads)
     server = LlamaServer(config, log_dir / f"llama-{config.port}.log")
     server.start()
     server.wait_ready()

@@ -74,9 +74,5 @@ class ServerProbe(Protocol):
     async def models(self) -> Mapping[str, Any]: ...
 
 
-class ChatServer(ChatModel, ServerProbe, Protocol):
-    """What one turn needs: a streamed reply, on a slot chosen from the server's slot count."""
-
-
 class LLM(ChatModel, Completer, Tokenizer, ServerProbe, Protocol):
     """The whole model server, as wiring builds it once and hands each part its seam."""

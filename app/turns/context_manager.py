@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import logging
-import zlib
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from types import TracebackType
@@ -14,7 +13,8 @@ import anyio
 from app.conversations.history import History, NewMessage
 from app.conversations.models import Turn
 from app.conversations.summarizer import SummaryScheduler
-from app.llm.protocols import ChatServer, Delta, Finished, Stream, StreamEvent
+from app.llm.protocols import ChatModel, Delta, Finished, Stream, StreamEvent
+from app.llm.slots import SlotChooser
 from app.llm.traffic import Traffic
 from app.llm.usage import Usage
 from app.longterm.extractor import LongTermScheduler
@@ -30,7 +30,8 @@ class TurnParts:
 
     builder: ContextBuilder
     history: History
-    llm: ChatServer
+    llm: ChatModel
+    slots: SlotChooser
     scheduler: SummaryScheduler
     long_term: LongTermScheduler | None = None
     traffic: Traffic = field(default_factory=Traffic)
@@ -60,6 +61,8 @@ class LLMContextManager:
         self._builder = parts.builder
         self._history = parts.history
         self._llm = parts.llm
+        self._slots = parts.slots
+        self._slot: int | None = None  # the llama.cpp slot held from `open()` until the reply ends
         self._scheduler = parts.scheduler
         self._long_term = parts.long_term
         self._traffic = parts.traffic
@@ -98,18 +101,24 @@ class LLMContextManager:
         """Build the prompt (with the conversation locked)."""
         self.context = await self._builder.build(self.conversation_id, self.message, budget, self.project)
 
-    async def _slot(self) -> int:
-        """Keep a conversation on one llama.cpp slot so its cached prefix is there next turn."""
-        slots = (await self._llm.info()).total_slots
-        return zlib.crc32(self.conversation_id.encode()) % max(slots, 1)
+    def _release_slot(self) -> None:
+        if self._slot is not None:
+            slot, self._slot = self._slot, None
+            self._slots.release(slot)
 
     async def open(self) -> None:
-        """Start the completion; fails here (nothing stored) if llama.cpp is down or refuses."""
+        """Start the completion; fails here (nothing stored) if llama.cpp is down or refuses.
+
+        Waits for a llama.cpp slot first (see SlotChooser) while all are busy with other turns.
+        """
         assert self.context is not None, "use inside `async with`"
-        params = {"max_tokens": self._reply_tokens, **self._params, "id_slot": await self._slot()}
+        params = {"max_tokens": self._reply_tokens, **self._params}
         if not self._replying:  # background model calls wait until the reply is done
             self._traffic.enter()
             self._replying = True
+        self._slot = await self._slots.acquire(self.conversation_id)
+        if self._slot is not None:
+            params["id_slot"] = self._slot
         self._stream = self._llm.stream_chat(self.context.messages, params)
         await self._stream.open()
         self._accepted = True
@@ -128,6 +137,7 @@ class LLMContextManager:
                 self._finished = True
                 self._reply_done()
             yield event
+        self._release_slot()  # llama.cpp is done with it: the next turn need not wait for our storing
 
     async def commit(self) -> list[Turn]:
         """Store the user turn and the complete reply."""
@@ -168,6 +178,7 @@ class LLMContextManager:
                         if exc is None:
                             raise
         finally:
+            self._release_slot()
             self._reply_done()
             self._lock.release()
             if self._metrics is not None and self._finished:

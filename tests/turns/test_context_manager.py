@@ -1,4 +1,5 @@
 import asyncio
+import zlib
 
 import pytest
 
@@ -150,3 +151,43 @@ async def test_a_reply_that_fails_or_is_cancelled_leaves_the_chat_traffic(
     with pytest.raises((LLMUnavailable, LLMFailed, asyncio.CancelledError)):
         await attempt()
     assert services.traffic.replies == 0
+
+
+def hashed_to_slot_0(count: int) -> list[str]:
+    """Conversation ids that the hash alone would put on one slot of two."""
+    return [cid for cid in (f"conv-{n}" for n in range(100)) if zlib.crc32(cid.encode()) % 2 == 0][:count]
+
+
+async def test_two_conversations_hashed_to_one_slot_run_on_both_slots(
+    services: Services, llm: FakeLLM
+) -> None:
+    first, second = hashed_to_slot_0(2)
+    async with (
+        services.turns.chat(first, "hi", None, {}) as one,
+        services.turns.chat(second, "hi", None, {}) as two,
+    ):
+        await one.open()
+        await two.open()
+    assert sorted(s.params["id_slot"] for s in llm.streams) == [0, 1]
+
+
+async def test_a_slot_is_free_for_the_next_turn_once_the_reply_ends(services: Services, llm: FakeLLM) -> None:
+    llm.slots = 1
+    async with services.turns.chat("c1", "hello", None, {}) as turn:
+        async for _ in turn.events():
+            pass
+        # Not stored yet, but llama.cpp is done: another conversation's turn gets the slot now.
+        async with services.turns.chat("c2", "hello", None, {}) as other:
+            await asyncio.wait_for(other.open(), timeout=5)
+        await turn.commit()
+    assert [s.params["id_slot"] for s in llm.streams] == [0, 0]
+
+
+@pytest.mark.parametrize("failure", ["reject", "fail_after"])
+async def test_a_failed_turn_gives_its_slot_back(services: Services, llm: FakeLLM, failure: str) -> None:
+    llm.slots = 1
+    setattr(llm.script, failure, True if failure == "reject" else 1)
+    with pytest.raises(LLMFailed):
+        await run_turn(services, "c1", "hello")
+    llm.script.reject, llm.script.fail_after = False, None
+    await asyncio.wait_for(run_turn(services, "c2", "hello"), timeout=5)

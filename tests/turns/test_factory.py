@@ -11,7 +11,12 @@ from tests.fakes import FakeLLM
 
 def factory(services: Services, reply_tokens: int = 64) -> TurnFactory:
     parts = TurnParts(
-        services.builder, services.history, services.llm, services.scheduler, services.long_term
+        services.builder,
+        services.history,
+        services.llm,
+        services.slots,
+        services.scheduler,
+        services.long_term,
     )
     return TurnFactory(parts, reply_tokens)
 
