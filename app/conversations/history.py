@@ -18,8 +18,10 @@ from app.conversations.store import Store
 from app.fields import utcnow
 from app.storage.embedder import Embedder
 
-# Turns embedded and written together: large enough that the embedder sorts a batch by length and
-# pads little, small enough that a failure loses little work. The embedder micro-batches inside.
+# Texts per call to the embedder (it micro-batches inside): the longer a call, the longer a chat's
+# query waits for the embedder behind an import.
+EMBED_CALL = 256
+# Turns per keyword transaction and store write.
 WRITE_BATCH = 256
 
 
@@ -96,8 +98,8 @@ class History:
     async def append(self, conversation_id: str, messages: Sequence[NewMessage]) -> list[Turn]:
         """Embed and store messages as the next turns; call with the conversation locked.
 
-        The whole request is embedded in batches of WRITE_BATCH (the embedder micro-batches
-        inside each), and each batch is one keyword transaction and one store write.
+        The whole request is embedded first, then stored in batches of WRITE_BATCH: each one
+        keyword transaction and one store write, the next index moved past it once both are in.
         """
         start = await self.next_index(conversation_id)
         now = utcnow()
@@ -114,12 +116,27 @@ class History:
             for offset, msg in enumerate(messages)
         ]
         texts = [embed_text(t) for t in turns]
-        vector_texts = await self._vector_texts(conversation_id, turns, texts)
+        vectors = await self._embed(await self._vector_texts(conversation_id, turns, texts))
         for begin in range(0, len(turns), WRITE_BATCH):
             end = begin + WRITE_BATCH
-            vectors = await self._embedder.embed(vector_texts[begin:end], "document")
-            await self._write(turns[begin:end], texts[begin:end], vectors)
+            await self._write(turns[begin:end], texts[begin:end], vectors[begin:end])
         return turns
+
+    async def _embed(self, texts: list[str]) -> list[list[float]]:
+        """Vectors of the texts, embedded shortest first in calls of EMBED_CALL.
+
+        A batch is padded to its longest text, so texts of like length together cost less
+        (the embedder sorts within a call, this sorts across the request); the calls stay
+        short so that a chat's query is embedded in between.
+        """
+        order = sorted(range(len(texts)), key=lambda i: len(texts[i]))
+        vectors: list[list[float]] = [[] for _ in texts]
+        for begin in range(0, len(order), EMBED_CALL):
+            picked = order[begin : begin + EMBED_CALL]
+            found = await self._embedder.embed([texts[i] for i in picked], "document")
+            for i, vector in zip(picked, found, strict=True):
+                vectors[i] = vector
+        return vectors
 
     async def _write(self, batch: list[Turn], texts: list[str], vectors: list[list[float]]) -> None:
         """One batch's keyword rows, then its vectors; the next index moves past it only once both are in."""

@@ -175,8 +175,9 @@ async def test_a_long_append_is_one_write_per_batch_and_one_read_of_the_turn_bef
     assert counting.writes[1:] == [[1, 2, 3], [4, 5, 6], [7]]
     assert counting.reads == reads + 1
     # A batch's first turn is embedded with the last turn of the batch before, not read back.
-    assert embedder.calls[1][0] == "turn 4\n(in reply to turn 3)"
-    assert embedder.calls[0][0] == "turn 1\n(in reply to first)"
+    embedded = [text for call in embedder.calls for text in call]
+    assert "turn 4\n(in reply to turn 3)" in embedded
+    assert "turn 1\n(in reply to first)" in embedded and len(embedded) == 7
     assert await keywords.count("c1") == 8
     assert [t.content for t in await history.read("c1", 0, 10)] == [
         "first",
@@ -195,3 +196,16 @@ async def test_a_write_failing_mid_append_keeps_the_batches_before_it_and_the_in
     assert await keywords.count("c1") == 2
     assert [t.content for t in await history.read("c1", 0, 10)] == ["a", "b"]
     assert [t.turn_index for t in await append(history, "c1", exchange("c"))] == [2]
+
+
+async def test_a_request_is_embedded_shortest_first_in_calls_of_a_few_and_stored_in_order(
+    store: ChromaStore, embedder: HashEmbedder, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(history_module, "EMBED_CALL", 2)
+    history = History(store, embedder)
+    words = ["a a a a", "b", "c c c", "d d", "e e e e e"]
+    turns = await append(history, "c1", exchange(*words))
+    assert embedder.calls == [["b", "d d"], ["c c c", "a a a a"], ["e e e e e"]]
+    assert [t.content for t in await history.read("c1", 0, 10)] == words
+    found = await store.search("c1", embedder.vector("c c c"), 1, before=5)
+    assert found[0].turn.turn_index == 2 and turns[2].content == "c c c"
