@@ -65,8 +65,7 @@ class SentenceTransformerEmbedder:
         vectors = self._model.encode(
             texts, batch_size=self._batch_size, normalize_embeddings=True, show_progress_bar=False
         )
-        # numpy's tolist() gives Python floats in one C loop; a float() per element cost as much as
-        # a fifth of the encode on a large batch.
+        # numpy's tolist() gives Python floats in one C loop, not a float() call per element.
         rows: list[list[float]] = vectors.tolist()
         return rows
 
