@@ -106,7 +106,7 @@ async def import_stream(request: Request, recorder: RecorderDep) -> Response:
     events = StreamImport(recorder, parse_import_line).run(numbered_lines(request.stream()))
     first = await anext(events)
     if first.error is not None:  # nothing streamed yet: the status tells, the body says how far it got
-        body = ImportProgress.of(first).model_dump(mode="json")
+        body = ImportProgress.of(first).model_dump(mode="json", exclude_defaults=True)
         return JSONResponse(body, status_code=first.error.status_code)
     return ImportStreamResponse(progress_lines(first, events), media_type="application/x-ndjson")
 
