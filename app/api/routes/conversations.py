@@ -7,6 +7,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Query, Request, Response, status
 from fastapi.responses import JSONResponse, StreamingResponse
+from starlette.requests import ClientDisconnect
 from starlette.types import Receive, Scope, Send
 
 from app.api.deps import BuilderDep, ConversationIdPath, HistoryDep, RecorderDep, SentDep, SettingsDep
@@ -78,7 +79,10 @@ class ImportStreamResponse(StreamingResponse):
     """
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        await self.stream_response(send)
+        try:
+            await self.stream_response(send)
+        except OSError as exc:  # as Starlette's own does on servers that say when the client left
+            raise ClientDisconnect() from exc
 
 
 @router.post(
