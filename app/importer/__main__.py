@@ -102,13 +102,20 @@ class Sender:
                 self._print(f"imported {imported:,} messages")
                 self._shown = imported
             return
-        where = "; check each conversation's total before going on"
-        if error.get("line") is not None:
-            line = first_line + error["line"] - 1
-            where = (
-                f"; the lines before line {line} of the file are in: fix it and go on with --from-line {line}"
+        stored = f"imported {imported:,} messages"
+        line = error.get("line")
+        if line is None:
+            self._print(
+                f"stopped: {error['message']} ({error['code']}); {stored}; check each conversation's total"
             )
-        self._print(f"stopped: {error['message']} ({error['code']}); imported {imported:,} messages{where}")
+            return
+        # Mnemo numbers the lines of its request; say where they are in the file.
+        message = str(error["message"]).removeprefix(f"line {line}: ").replace(f"line {line} ", "it ", 1)
+        at = first_line + line - 1
+        self._print(
+            f"stopped at line {at:,} of the file: {message} ({error['code']}); {stored} (the lines "
+            f"before it); fix it and go on with --from-line {at}"
+        )
 
     def _print(self, text: str) -> None:
         print(text, file=self._out, flush=True)

@@ -230,11 +230,10 @@ async def test_the_command_goes_on_from_a_fixed_line(client: httpx.AsyncClient, 
     lines[1100] = '{"conversation_id": "a", "role": "user"}\n'
     out = io.StringIO()
     assert await Sender(client, out, request_lines=1050).send(archive(tmp_path, lines)) == 1
-    last = out.getvalue().splitlines()[-1]
-    assert last.startswith(
-        "stopped: line 51: content: Field required (invalid_input); imported 1,100 messages"
+    assert out.getvalue().splitlines()[-1] == (
+        "stopped at line 1,101 of the file: content: Field required (invalid_input); "
+        "imported 1,100 messages (the lines before it); fix it and go on with --from-line 1101"
     )
-    assert last.endswith("go on with --from-line 1101")
     lines[1100] = good
     out = io.StringIO()
     assert await Sender(client, out).send(archive(tmp_path, lines), first_line=1101) == 0
