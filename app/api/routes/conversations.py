@@ -74,8 +74,8 @@ class ImportStreamResponse(StreamingResponse):
     """Streams progress while the request body is still being read.
 
     Starlette's StreamingResponse listens for a disconnect by calling `receive` in a task of its
-    own, which would take the body's chunks from the import; a client that leaves shows up as the
-    end of the body read by the import instead.
+    own (below ASGI 2.4, as under httpx's ASGITransport), which would take the body's chunks from
+    the import; a client that leaves shows up as ClientDisconnect from the body the import reads.
     """
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
