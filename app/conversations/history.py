@@ -18,7 +18,11 @@ from app.conversations.store import Store
 from app.fields import utcnow
 from app.storage.embedder import Embedder
 
-EMBED_BATCH = 64
+# Texts per call to the embedder (it micro-batches inside): the longer a call, the longer a chat's
+# query waits for the embedder behind an import.
+EMBED_CALL = 256
+# Turns per keyword transaction and store write.
+WRITE_BATCH = 256
 
 
 @dataclass(frozen=True)
@@ -92,7 +96,11 @@ class History:
         await self._keywords.add(turns, [embed_text(t) for t in turns])
 
     async def append(self, conversation_id: str, messages: Sequence[NewMessage]) -> list[Turn]:
-        """Embed and store messages as the next turns; call with the conversation locked."""
+        """Embed and store messages as the next turns; call with the conversation locked.
+
+        The whole request is embedded first, then stored in batches of WRITE_BATCH: each one
+        keyword transaction and one store write, the next index moved past it once both are in.
+        """
         start = await self.next_index(conversation_id)
         now = utcnow()
         turns = [
@@ -107,30 +115,54 @@ class History:
             )
             for offset, msg in enumerate(messages)
         ]
-        for begin in range(0, len(turns), EMBED_BATCH):
-            batch = turns[begin : begin + EMBED_BATCH]
-            texts = [embed_text(t) for t in batch]
-            vectors = await self._embedder.embed(await self._vector_texts(conversation_id, batch), "document")
-            if self._keywords is not None:
-                await self._keywords.add(batch, texts)
-            try:
-                await self._store.add_turns(batch, vectors)
-            except BaseException:
-                if self._keywords is not None:  # keep the two indexes in step
-                    await self._keywords.remove(conversation_id, [t.turn_index for t in batch])
-                raise
-            # Advance only past what is stored, so a failure leaves no gap.
-            self._next[conversation_id] = batch[-1].turn_index + 1
+        texts = [embed_text(t) for t in turns]
+        vectors = await self._embed(await self._vector_texts(conversation_id, turns, texts))
+        for begin in range(0, len(turns), WRITE_BATCH):
+            end = begin + WRITE_BATCH
+            await self._write(turns[begin:end], texts[begin:end], vectors[begin:end])
         return turns
 
-    async def _vector_texts(self, conversation_id: str, batch: Sequence[Turn]) -> list[str]:
-        """What the vectors are computed from: each turn, and with `context` the turn it answers."""
-        if not self._context:
-            return [embed_text(t) for t in batch]
-        first = batch[0].turn_index
+    async def _embed(self, texts: list[str]) -> list[list[float]]:
+        """Vectors of the texts, embedded shortest first in calls of EMBED_CALL.
+
+        A batch is padded to its longest text, so texts of like length together cost less
+        (the embedder sorts within a call, this sorts across the request); the calls stay
+        short so that a chat's query is embedded in between.
+        """
+        order = sorted(range(len(texts)), key=lambda i: len(texts[i]))
+        vectors: list[list[float]] = [[] for _ in texts]
+        for begin in range(0, len(order), EMBED_CALL):
+            picked = order[begin : begin + EMBED_CALL]
+            found = await self._embedder.embed([texts[i] for i in picked], "document")
+            for i, vector in zip(picked, found, strict=True):
+                vectors[i] = vector
+        return vectors
+
+    async def _write(self, batch: list[Turn], texts: list[str], vectors: list[list[float]]) -> None:
+        """One batch's keyword rows, then its vectors; the next index moves past it only once both are in."""
+        conversation_id = batch[0].conversation_id
+        if self._keywords is not None:
+            await self._keywords.add(batch, texts)
+        try:
+            await self._store.add_turns(batch, vectors)
+        except BaseException:
+            if self._keywords is not None:  # keep the two indexes in step
+                await self._keywords.remove(conversation_id, [t.turn_index for t in batch])
+            raise
+        # Advance only past what is stored, so a failure leaves no gap.
+        self._next[conversation_id] = batch[-1].turn_index + 1
+
+    async def _vector_texts(self, conversation_id: str, turns: Sequence[Turn], texts: list[str]) -> list[str]:
+        """What the vectors are computed from: each turn, and with `context` the turn it answers.
+
+        The turn before the first comes from the store, read once per append.
+        """
+        if not self._context or not turns:
+            return texts
+        first = turns[0].turn_index
         before = await self._store.turns(conversation_id, first - 1, first) if first > 0 else []
-        previous: list[Turn | None] = [before[0] if before else None, *batch[:-1]]
-        return [contextual_text(t, p) for t, p in zip(batch, previous, strict=True)]
+        previous: list[Turn | None] = [before[0] if before else None, *turns[:-1]]
+        return [contextual_text(t, p) for t, p in zip(turns, previous, strict=True)]
 
     async def read(
         self, conversation_id: str, start: int, stop: int, include_abandoned: bool = False

@@ -65,7 +65,9 @@ class SentenceTransformerEmbedder:
         vectors = self._model.encode(
             texts, batch_size=self._batch_size, normalize_embeddings=True, show_progress_bar=False
         )
-        return [[float(x) for x in row] for row in vectors]
+        # numpy's tolist() gives Python floats in one C loop, not a float() call per element.
+        rows: list[list[float]] = vectors.tolist()
+        return rows
 
     async def embed(self, texts: list[str], kind: Kind) -> list[list[float]]:
         if not texts:

@@ -42,6 +42,9 @@ REFUSED = (400, 422)  # a 404 (a memory id no one stored) says nothing about the
 # A text body, or a free-text query list (`tag`): a number "of the wrong type" reaches the app as text,
 # which is valid there, so accepting it is no fault (other checks still run on these operations).
 TEXT_ON_THE_WIRE = {"POST /memories/import", "GET /memories"}
+# NDJSON whose lines must each be a message: OpenAPI can only call it a string, so generated text is
+# mostly refused, by design (the streamed import stops at a bad line); its tests are test_stream_import.py.
+LINES_OF_JSON = {"POST /conversations/import"}
 
 SCHEMA = schemathesis.openapi.from_dict(create_app(Settings(_env_file=None)).openapi())  # type: ignore[call-arg]
 OPERATIONS: list[APIOperation] = [result.ok() for result in SCHEMA.get_all_operations()]
@@ -109,7 +112,8 @@ def test_no_generated_request_gets_a_server_error_or_an_undeclared_answer(
 
     run(operation, GenerationMode.POSITIVE, fitting)
     refused = sum(status in REFUSED for status in statuses)
-    assert refused <= MOSTLY * len(statuses), f"{refused}/{len(statuses)} fitting cases refused: {refusals}"
+    mostly = 1.0 if operation.label in LINES_OF_JSON else MOSTLY
+    assert refused <= mostly * len(statuses), f"{refused}/{len(statuses)} fitting cases refused: {refusals}"
     # Unsatisfiable: the schema rules nothing out (a free-form path id), so there is no bad request to send.
     with contextlib.suppress(hypothesis.errors.Unsatisfiable):
         run(operation, GenerationMode.NEGATIVE, breaking)

@@ -8,6 +8,7 @@ from typing import Any
 
 import pytest
 
+from app.conversations import history as history_module
 from app.conversations.history import History, NewMessage
 from app.conversations.keywords import KeywordIndex
 from app.conversations.models import Summary, Turn
@@ -134,3 +135,77 @@ async def test_one_lock_per_conversation_while_it_is_held() -> None:
     async with history.locked("c1"):
         assert history.lock("c1") is history.lock("c1")
         assert history.lock("c1").locked() and not history.lock("c2").locked()
+
+
+class CountingStore:
+    """The real store, counting the writes and the reads of turns."""
+
+    def __init__(self, store: ChromaStore, fail_on_write: int = 0) -> None:
+        self._store = store
+        self.writes: list[list[int]] = []
+        self.reads = 0
+        self._fail_on_write = fail_on_write
+
+    async def add_turns(self, turns: Sequence[Turn], vectors: Sequence[Sequence[float]]) -> None:
+        self.writes.append([t.turn_index for t in turns])
+        if len(self.writes) == self._fail_on_write:
+            raise StoreUnavailable("chroma is down")
+        await self._store.add_turns(turns, vectors)
+
+    async def turns(
+        self, conversation_id: str, start: int, stop: int, include_abandoned: bool = False
+    ) -> list[Turn]:
+        self.reads += 1
+        return await self._store.turns(conversation_id, start, stop, include_abandoned)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._store, name)
+
+
+async def test_a_long_append_is_one_write_per_batch_and_one_read_of_the_turn_before(
+    store: ChromaStore, embedder: HashEmbedder, keywords: KeywordIndex, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(history_module, "WRITE_BATCH", 3)
+    counting = CountingStore(store)
+    history = History(counting, embedder, keywords, context=True)  # type: ignore[arg-type]
+    await append(history, "c1", exchange("first"))
+    embedder.calls.clear()
+    reads = counting.reads
+    await append(history, "c1", exchange(*(f"turn {n}" for n in range(1, 8))))
+    assert counting.writes[1:] == [[1, 2, 3], [4, 5, 6], [7]]
+    assert counting.reads == reads + 1
+    # A batch's first turn is embedded with the last turn of the batch before, not read back.
+    embedded = [text for call in embedder.calls for text in call]
+    assert "turn 4\n(in reply to turn 3)" in embedded
+    assert "turn 1\n(in reply to first)" in embedded and len(embedded) == 7
+    assert await keywords.count("c1") == 8
+    assert [t.content for t in await history.read("c1", 0, 10)] == [
+        "first",
+        *(f"turn {n}" for n in range(1, 8)),
+    ]
+
+
+async def test_a_write_failing_mid_append_keeps_the_batches_before_it_and_the_indexes_in_step(
+    store: ChromaStore, embedder: HashEmbedder, keywords: KeywordIndex, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(history_module, "WRITE_BATCH", 2)
+    history = History(CountingStore(store, fail_on_write=2), embedder, keywords)  # type: ignore[arg-type]
+    with pytest.raises(StoreUnavailable):
+        await append(history, "c1", exchange("a", "b", "c", "d", "e"))
+    assert await history.next_index("c1") == 2
+    assert await keywords.count("c1") == 2
+    assert [t.content for t in await history.read("c1", 0, 10)] == ["a", "b"]
+    assert [t.turn_index for t in await append(history, "c1", exchange("c"))] == [2]
+
+
+async def test_a_request_is_embedded_shortest_first_in_calls_of_a_few_and_stored_in_order(
+    store: ChromaStore, embedder: HashEmbedder, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(history_module, "EMBED_CALL", 2)
+    history = History(store, embedder)
+    words = ["a a a a", "b", "c c c", "d d", "e e e e e"]
+    turns = await append(history, "c1", exchange(*words))
+    assert embedder.calls == [["b", "d d"], ["c c c", "a a a a"], ["e e e e e"]]
+    assert [t.content for t in await history.read("c1", 0, 10)] == words
+    found = await store.search("c1", embedder.vector("c c c"), 1, before=5)
+    assert found[0].turn.turn_index == 2 and turns[2].content == "c c c"

@@ -2,15 +2,20 @@
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
 from typing import Annotated
 
-from fastapi import APIRouter, Query, status
+from fastapi import APIRouter, Query, Request, Response, status
+from fastapi.responses import JSONResponse, StreamingResponse
+from starlette.requests import ClientDisconnect
+from starlette.types import Receive, Scope, Send
 
 from app.api.deps import BuilderDep, ConversationIdPath, HistoryDep, RecorderDep, SentDep, SettingsDep
 from app.api.schemas.conversations import (
     ContextRequest,
     ContextResponse,
     DeleteResponse,
+    ImportProgress,
     ImportRequest,
     ImportResponse,
     MessageOut,
@@ -18,9 +23,11 @@ from app.api.schemas.conversations import (
     SummariesOut,
     SummaryOut,
     error_responses,
+    parse_import_line,
 )
-from app.conversations.history import NewMessage
-from app.errors import NotFound
+from app.errors import InvalidInput, NotFound
+from app.importer.lines import MAX_LINE_BYTES, numbered_lines
+from app.importer.stream import CHUNK_MESSAGES, Progress, StreamImport
 
 router = APIRouter(prefix="/conversations", tags=["conversations"])
 ERRORS = error_responses(422, 503)
@@ -37,16 +44,81 @@ ERRORS = error_responses(422, 503)
 async def import_messages(
     conversation_id: ConversationIdPath, body: ImportRequest, recorder: RecorderDep
 ) -> ImportResponse:
-    messages = [
-        NewMessage(role=m.role, content=m.content, name=m.name, created_at=m.created_at)
-        for m in body.messages
-    ]
-    turns = await recorder.append(conversation_id, messages)
+    turns = await recorder.append(conversation_id, [m.new_message() for m in body.messages])
     return ImportResponse(
         conversation_id=conversation_id,
         ids=[t.id for t in turns],
         turn_indices=[t.turn_index for t in turns],
     )
+
+
+NDJSON_TYPES = ("application/x-ndjson", "application/jsonl")
+IMPORT_BODY = {
+    "required": True,
+    "content": {
+        "application/x-ndjson": {
+            "schema": {"type": "string", "description": "One JSON message per line"},
+            "example": '{"conversation_id": "ada", "role": "user", "content": "My sister Marie visits."}\n'
+            '{"conversation_id": "ada", "role": "assistant", "content": "Have a nice visit."}\n',
+        }
+    },
+}
+
+
+class NotNDJSON(InvalidInput):
+    status_code = 415
+    code = "unsupported_media_type"
+
+
+class ImportStreamResponse(StreamingResponse):
+    """Streams progress while the request body is still being read.
+
+    Starlette's StreamingResponse listens for a disconnect by calling `receive` in a task of its
+    own (below ASGI 2.4, as under httpx's ASGITransport), which would take the body's chunks from
+    the import; a client that leaves shows up as ClientDisconnect from the body the import reads.
+    """
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        try:
+            await self.stream_response(send)
+        except OSError as exc:  # as Starlette's own does on servers that say when the client left
+            raise ClientDisconnect() from exc
+
+
+@router.post(
+    "/import",
+    summary="Import a stream",
+    description=(
+        "NDJSON (`Content-Type: application/x-ndjson`), one message per line: `conversation_id`, "
+        "`role`, `content`, optional `name` and `created_at`, any number of conversations, "
+        f"interleaved or grouped. Appended every {CHUNK_MESSAGES:,} lines, each conversation in the "
+        "order of its lines. The answer streams a line `{imported, conversations}` per chunk and a "
+        "last one with `done` or `error`. A bad line stops the import: every line before it is "
+        f"stored, none from it on, and `error.line` names it. A line over {MAX_LINE_BYTES:,} bytes is "
+        "a 413. An import that stops in its first chunk answers with the error's status."
+    ),
+    response_class=ImportStreamResponse,
+    responses={200: {"content": {"application/x-ndjson": {}}}, **error_responses(413, 415, 422, 503)},
+    openapi_extra={"requestBody": IMPORT_BODY},
+)
+async def import_stream(request: Request, recorder: RecorderDep) -> Response:
+    kind = request.headers.get("content-type", "").split(";")[0].strip().lower()
+    if kind not in NDJSON_TYPES:
+        raise NotNDJSON(
+            f"Send the import as application/x-ndjson, one message per line, not {kind or 'no content type'}."
+        )
+    events = StreamImport(recorder, parse_import_line).run(numbered_lines(request.stream()))
+    first = await anext(events)
+    if first.error is not None:  # nothing streamed yet: the status tells, the body says how far it got
+        body = ImportProgress.of(first).model_dump(mode="json", exclude_defaults=True)
+        return JSONResponse(body, status_code=first.error.status_code)
+    return ImportStreamResponse(progress_lines(first, events), media_type="application/x-ndjson")
+
+
+async def progress_lines(first: Progress, rest: AsyncIterator[Progress]) -> AsyncIterator[str]:
+    yield ImportProgress.of(first).model_dump_json(exclude_defaults=True) + "\n"
+    async for progress in rest:
+        yield ImportProgress.of(progress).model_dump_json(exclude_defaults=True) + "\n"
 
 
 @router.get(

@@ -7,9 +7,12 @@ from typing import Annotated, Any, Literal
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StrictBool, StrictFloat
 
+from app.api.errors import problem
 from app.api.schemas.memories import NOT_BLANK, Project, ScoredOut
+from app.conversations.history import NewMessage
 from app.conversations.models import Recalled, Summary, Turn
 from app.fields import NAME_PATTERN, JsonDateTime, JsonInt, as_utc, check_conversation_id, not_blank
+from app.importer.stream import Progress
 from app.llm.usage import Usage
 from app.prompt.builder import PromptContext
 
@@ -108,6 +111,21 @@ class MessageIn(Strict):
     name: str | None = Field(None, max_length=200)
     created_at: Annotated[JsonDateTime | None, AfterValidator(as_utc)] = None
 
+    def new_message(self) -> NewMessage:
+        return NewMessage(role=self.role, content=self.content, name=self.name, created_at=self.created_at)
+
+
+class ImportLine(MessageIn):
+    """One line of a streamed import (NDJSON): a message and the conversation it belongs to."""
+
+    conversation_id: ConversationIdStr
+
+
+def parse_import_line(line: bytes) -> tuple[str, NewMessage]:
+    """A streamed import's line as (conversation id, message); raises pydantic's ValidationError."""
+    parsed = ImportLine.model_validate_json(line)
+    return parsed.conversation_id, parsed.new_message()
+
 
 class ImportRequest(Strict):
     model_config = ConfigDict(
@@ -134,6 +152,31 @@ class ImportResponse(BaseModel):
     conversation_id: str
     ids: list[str]
     turn_indices: list[int]
+
+
+class ImportErrorOut(BaseModel):
+    code: str
+    message: str
+    line: int | None = Field(None, description="The first line not imported; every line before it is stored")
+
+
+class ImportProgress(BaseModel):
+    """A line of a streamed import's answer: after each chunk, and last with `done` or `error`."""
+
+    imported: int = Field(description="Messages stored so far")
+    conversations: int = Field(description="Conversations written to so far")
+    done: bool = False
+    error: ImportErrorOut | None = Field(None, description="What stopped the import")
+
+    @classmethod
+    def of(cls, progress: Progress) -> ImportProgress:
+        error = None
+        if progress.error is not None:
+            found = problem(progress.error)
+            error = ImportErrorOut(code=found.code, message=found.message, line=progress.line)
+        return cls(
+            imported=progress.imported, conversations=progress.conversations, done=progress.done, error=error
+        )
 
 
 class MessageOut(BaseModel):
