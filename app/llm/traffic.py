@@ -7,43 +7,52 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 
+class Reply:
+    """One chat reply in flight: set once it has left the traffic."""
+
+    def __init__(self) -> None:
+        self.done = asyncio.Event()
+
+
 class Traffic:
-    """Chat replies mark themselves in flight; background jobs take the one lane once none is.
+    """Chat replies mark themselves in flight; background jobs take the one lane after them.
 
     llama.cpp shares its cores between everything it generates, so a summary written
     during a reply slows the reply. Background jobs (summaries, extraction) therefore
-    run one at a time and start each model call only while no reply is streaming.
+    run one at a time, and each model call waits for the replies in flight when it
+    asks. Replies that start later do not hold it back: under steady chat traffic
+    (one client's turns back to back, or many clients at once) there may never be a
+    moment with no reply, and a summary that waited for one would never be written,
+    while the chat it serves needs it to keep its prompt short and its cache warm.
     """
 
     def __init__(self) -> None:
-        self._replies = 0
-        self._quiet = asyncio.Event()
-        self._quiet.set()
+        self._replies: set[Reply] = set()
         self._lane = asyncio.Lock()
 
     @property
     def replies(self) -> int:
         """Chat replies being generated now."""
-        return self._replies
+        return len(self._replies)
 
-    def enter(self) -> None:
-        """A chat reply starts; background model calls wait until it `leave`s."""
-        self._replies += 1
-        self._quiet.clear()
+    def enter(self) -> Reply:
+        """A chat reply starts; background model calls asked for from now on wait until it `leave`s."""
+        reply = Reply()
+        self._replies.add(reply)
+        return reply
 
-    def leave(self) -> None:
-        self._replies -= 1
-        if self._replies == 0:
-            self._quiet.set()
+    def leave(self, reply: Reply) -> None:
+        self._replies.discard(reply)
+        reply.done.set()
 
     async def idle(self) -> None:
-        """Return once no chat reply is being generated."""
-        while self._replies:  # a reply may start again between the event and our wake-up
-            await self._quiet.wait()
+        """Return once every chat reply in flight now has ended (later ones are not waited for)."""
+        for reply in list(self._replies):
+            await reply.done.wait()
 
     @asynccontextmanager
     async def lane(self) -> AsyncIterator[None]:
-        """The one background job at a time, entered once no chat reply is in flight."""
+        """The one background job at a time, entered after the chat replies in flight."""
         async with self._lane:
             await self.idle()
             yield

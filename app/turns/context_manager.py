@@ -15,7 +15,7 @@ from app.conversations.models import Turn
 from app.conversations.summarizer import SummaryScheduler
 from app.llm.protocols import ChatModel, Delta, Finished, Stream, StreamEvent
 from app.llm.slots import SlotChooser
-from app.llm.traffic import Traffic
+from app.llm.traffic import Reply, Traffic
 from app.llm.usage import Usage
 from app.longterm.extractor import LongTermScheduler
 from app.metrics import Metrics
@@ -66,7 +66,7 @@ class LLMContextManager:
         self._scheduler = parts.scheduler
         self._long_term = parts.long_term
         self._traffic = parts.traffic
-        self._replying = False
+        self._replying: Reply | None = None
         self._metrics = parts.metrics
         self.conversation_id = conversation_id
         self.message = message
@@ -113,9 +113,8 @@ class LLMContextManager:
         """
         assert self.context is not None, "use inside `async with`"
         params = {"max_tokens": self._reply_tokens, **self._params}
-        if not self._replying:  # background model calls wait until the reply is done
-            self._traffic.enter()
-            self._replying = True
+        if self._replying is None:  # background model calls wait until the reply is done
+            self._replying = self._traffic.enter()
         self._slot = await self._slots.acquire(self.conversation_id)
         if self._slot is not None:
             params["id_slot"] = self._slot
@@ -154,9 +153,9 @@ class LLMContextManager:
 
     def _reply_done(self) -> None:
         """Leave the chat traffic once, whichever way the reply ended."""
-        if self._replying:
-            self._replying = False
-            self._traffic.leave()
+        if self._replying is not None:
+            self._traffic.leave(self._replying)
+            self._replying = None
 
     async def __aexit__(
         self,

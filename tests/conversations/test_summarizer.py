@@ -11,7 +11,7 @@ from app.conversations.recorder import Recorder
 from app.conversations.store import ChromaStore
 from app.conversations.summarizer import QueueDepth, Summarizer, SummaryScheduler
 from app.llm.tokens import TokenCounter
-from app.llm.traffic import Traffic
+from app.llm.traffic import Reply, Traffic
 from app.settings import Settings
 from app.wiring import Services
 from tests.fakes import FakeLLM, HashEmbedder
@@ -227,13 +227,13 @@ async def test_importing_20_conversations_of_1000_turns_queues_the_cap_and_folds
 ) -> None:
     turns, scheduler, traffic = lazy_parts(llm, lookback=64, per_conversation=2, max_queued=8)
     recorder = Recorder(turns, scheduler)  # type: ignore[arg-type]
-    traffic.enter()  # a chat reply is streaming while the archive comes in
+    reply = traffic.enter()  # a chat reply is streaming while the archive comes in
     for n in range(20):
         await recorder.append(f"c{n}", history_of(1000, f"c{n}"))
     await settle()
     assert scheduler.queue == QueueDepth(queued=8, running=0, dropped=12)
     assert llm.completions == []  # nothing reaches the model while the reply streams
-    traffic.leave()
+    traffic.leave(reply)
     await asyncio.wait_for(scheduler.drain(), 30)
     assert scheduler.queue == QueueDepth(queued=0, running=0, dropped=12)
     # 8 conversations, 2 folds each: not the ~100 folds per conversation an end-to-end summary takes
@@ -248,11 +248,11 @@ async def test_importing_20_conversations_of_1000_turns_queues_the_cap_and_folds
 async def test_a_dropped_conversation_is_summarised_when_its_next_turn_schedules_it(llm: FakeLLM) -> None:
     turns, scheduler, traffic = lazy_parts(llm, max_queued=1)
     recorder = Recorder(turns, scheduler)  # type: ignore[arg-type]
-    traffic.enter()
+    reply = traffic.enter()
     await recorder.append("a", history_of(100, "a"))
     await recorder.append("b", history_of(100, "b"))
     assert scheduler.queue == QueueDepth(queued=1, running=0, dropped=1)
-    traffic.leave()
+    traffic.leave(reply)
     await asyncio.wait_for(scheduler.drain(), 10)
     assert "b" not in turns.summaries
     await recorder.append("b", history_of(2, "b"))  # its next turn
@@ -331,13 +331,14 @@ async def test_a_reply_that_starts_while_a_fold_reads_its_turns_still_goes_befor
 ) -> None:
     turns, traffic = Turns(), Traffic()
     counted = asyncio.Event()
+    replies: list[Reply] = []
 
     class ChatStartsMidFold:
         """Counts words; a chat reply starts while the fold counts its first turn."""
 
         async def text(self, text: str) -> int:
             if not counted.is_set():
-                traffic.enter()
+                replies.append(traffic.enter())
                 counted.set()
             return len(text.split())
 
@@ -356,6 +357,6 @@ async def test_a_reply_that_starts_while_a_fold_reads_its_turns_still_goes_befor
     await asyncio.wait_for(counted.wait(), 5)
     await settle()
     assert llm.completions == [] and scheduler.queue == QueueDepth(queued=0, running=1, dropped=0)
-    traffic.leave()
+    traffic.leave(replies[0])
     await asyncio.wait_for(scheduler.drain(), 5)
     assert len(llm.completions) == 1 and turns.summaries["c1"][0].turn_from == 0

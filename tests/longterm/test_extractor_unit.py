@@ -196,12 +196,12 @@ async def test_extraction_waits_for_the_chat_reply_in_flight() -> None:
     model = Model(reply(TEA))
     traffic = Traffic()
     scheduler = LongTermScheduler(book, extractor(model, book), traffic)  # type: ignore[arg-type]
-    traffic.enter()  # another conversation's reply is streaming
+    streaming = traffic.enter()  # another conversation's reply is streaming
     scheduler.turn_stored([turn(0, "user", MESSAGE)], None, ["m1"])
     for _ in range(20):
         await asyncio.sleep(0)
     assert book.used == [["m1"]]  # counting use needs no model: it goes ahead
     assert model.requests == []
-    traffic.leave()
+    traffic.leave(streaming)
     await asyncio.wait_for(scheduler.drain(), 5)
     assert [m.title for m in book.created] == ["Tea"]

@@ -85,7 +85,7 @@ async def test_the_summary_queue_tells_what_waits_behind_a_reply_and_what_the_ca
     services.scheduler = SummaryScheduler(
         services.scheduler._summarizer, traffic=services.traffic, max_queued=2
     )
-    services.traffic.enter()  # a chat reply is streaming
+    reply = services.traffic.enter()  # a chat reply is streaming
     history = [{"role": "user", "content": f"message {n}"} for n in range(12)]
     for cid in ["c1", "c2", "c3"]:
         await client.post(f"/conversations/{cid}/messages", json={"messages": history})
@@ -93,7 +93,7 @@ async def test_the_summary_queue_tells_what_waits_behind_a_reply_and_what_the_ca
     assert (await client.get("/ready")).json()["summary_queue"] == expected
     assert (await client.get("/memories/stats")).json()["summary_queue"] == expected
     assert llm.completions == []
-    services.traffic.leave()
+    services.traffic.leave(reply)
     await services.scheduler.drain()
     assert (await client.get("/ready")).json()["summary_queue"] == {"queued": 0, "running": 0, "dropped": 1}
     assert len(llm.completions) == 2
