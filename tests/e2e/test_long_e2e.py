@@ -28,6 +28,10 @@ async def test_three_hundred_turns_in_a_small_context(small_model_path: Path, tm
         MNEMO_WINDOW_MAX_TURNS="20",  # 4 kept + 2 x 8 between folds: the window never slides
         MNEMO_SUMMARY_TOKENS="64",
         MNEMO_EXTRACTION_ENABLED="false",
+        # This test is about the window and the summaries. With recall filling its share of the
+        # budget (top_k 40), each of the 300 look-alike notes brings ~1,000 tokens of recalled
+        # notes that llama.cpp evaluates afresh every turn (~5 s a turn here, past the timeout).
+        MNEMO_TOP_K="5",
     )
     mnemo.start()
     rng = random.Random(300)
