@@ -58,7 +58,7 @@ async def test_a_stated_preference_is_extracted_and_injected_into_a_new_conversa
         assert injected & {m["id"] for m in found}, (found, context["long_term_memories"])
         system = context["messages"][0]["content"]
         chosen = next(m for m in found if m["id"] in injected)
-        assert f"[{chosen['type']}] {chosen['title']}: {chosen['content']}" in system
+        assert f"[{chosen['type']}, extracted] {chosen['title']}: {chosen['content']}" in system
 
 
 async def test_supersession_and_export_import_on_the_real_embedder(memo: MnemoProcess) -> None:
