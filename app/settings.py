@@ -63,6 +63,8 @@ class Settings(BaseSettings):
     summary_lookback: int = Field(64, ge=1)
     summary_max_per_conversation: int = Field(2, ge=1)
     summary_max_queued: int = Field(8, ge=1)
+    # Background model calls start this many seconds after an import's last append (app/llm/traffic.py).
+    import_quiet: float = Field(2.0, ge=0.0)
     summary_share: float = Field(0.25, ge=0.0, le=1.0)
     memory_share: float = Field(0.25, ge=0.0, le=1.0)
     memory_share_past: float = Field(0.5, ge=0.0, le=1.0)

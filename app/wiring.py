@@ -77,7 +77,8 @@ class Services:
         heap: Heap | None = None,
     ) -> Services:
         history = History(store, embedder, keywords, context=settings.embed_context)
-        traffic = Traffic()  # chat replies enter it; summaries and extraction wait for it
+        # chat replies and imports enter it; summaries and extraction wait for it
+        traffic = Traffic(quiet=settings.import_quiet)
         counter = TokenCounter(llm)
         retriever = Retriever(
             store,
@@ -173,7 +174,7 @@ class Services:
     @property
     def recorder(self) -> Recorder:
         """Imports and forgets conversations; built at each use, like `turns`."""
-        return Recorder(self.history, self.scheduler)
+        return Recorder(self.history, self.scheduler, self.traffic)
 
 
 def long_term_parts(

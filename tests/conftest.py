@@ -31,6 +31,7 @@ def settings(tmp_path: Path) -> Settings:
         window_max_turns=6,
         window_min_turns=2,
         summary_every=2,
+        import_quiet=0.05,
     )
 
 

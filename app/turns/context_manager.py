@@ -88,6 +88,9 @@ class LLMContextManager:
         return "".join(self._reply)
 
     async def __aenter__(self) -> LLMContextManager:
+        # A conversation owed summaries (refused by the queue's cap) gets them before its prompt;
+        # before the lock, as a fold takes it to save.
+        await self._scheduler.needed(self.conversation_id)
         await self._lock.acquire()
         try:
             budget = await self._builder.prompt_budget(self._reply_tokens)

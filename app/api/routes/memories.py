@@ -152,7 +152,7 @@ async def list_memories(
         "Counts by type, source, project and tag (current memories), superseded and archived counts, "
         "storage sizes, and since start-up: the extraction and summary counters, failures by reason "
         "and the last jobs of each (what each stored or wrote, or why it failed), and the summary queue "
-        "(conversations queued, running, and dropped past the global cap)."
+        "(conversations queued, running, dropped past the global cap, and owed a fold since)."
     ),
     responses=ERRORS,
 )
