@@ -149,6 +149,10 @@ class Settings(BaseSettings):
         return self.data_dir / "chroma"
 
     @property
+    def catalog_path(self) -> Path:
+        return self.data_dir / "conversations.sqlite3"
+
+    @property
     def memory_index_path(self) -> Path:
         return self.data_dir / "memories-fts.sqlite3"
 

@@ -9,6 +9,7 @@ from typing import Any
 
 import httpx
 
+from app.conversations.catalog import Catalog, TenantCatalog, fill_catalog
 from app.conversations.history import History
 from app.conversations.keywords import KeywordIndex
 from app.conversations.recorder import Recorder
@@ -63,6 +64,7 @@ class Services:
     sent: SentPrompts = field(default_factory=SentPrompts)
     traffic: Traffic = field(default_factory=Traffic)
     metrics: Metrics | None = None  # the serving app's: counts each turn's tokens and memories
+    catalog: TenantCatalog = field(default_factory=lambda: Catalog(":memory:").scoped("default"))
 
     @classmethod
     def assemble(
@@ -75,8 +77,11 @@ class Services:
         memory_store: MemoryStore | None = None,
         embedding_model: str = "",
         heap: Heap | None = None,
+        catalog: TenantCatalog | None = None,
     ) -> Services:
-        history = History(store, embedder, keywords, context=settings.embed_context)
+        # Without a catalog file (tests, benches) the list of conversations lives as long as the service.
+        catalog = catalog or Catalog(":memory:").scoped(settings.tenant)
+        history = History(store, embedder, keywords, context=settings.embed_context, catalog=catalog)
         traffic = Traffic()  # chat replies enter it; summaries and extraction wait for it
         counter = TokenCounter(llm)
         retriever = Retriever(
@@ -142,6 +147,7 @@ class Services:
             memories,
             long_term,
             traffic=traffic,
+            catalog=catalog,
         )
 
     def require_memories(self) -> Memories:
@@ -242,6 +248,9 @@ async def stores_and_services(
     store = ChromaStore(chroma, tenant=settings.tenant, space=space)
     await store.adopt_legacy()  # a data folder of the one-collection layout, moved on its first start
     keywords = KeywordIndex(settings.data_dir / "keywords.sqlite3")
+    catalog = Catalog(settings.catalog_path)
+    rows = [(settings.tenant, cid, n) for cid, n in await keywords.conversations()]
+    await fill_catalog(catalog, rows, lambda _tenant: store)  # once, from the turns stored before it
     memory_store = MemoryStore(chroma, MemoryKeywordIndex(settings.memory_index_path), tenant=settings.tenant)
     await memory_store.reconcile()
     services = Services.assemble(
@@ -253,6 +262,7 @@ async def stores_and_services(
         memory_store,
         embedding_model=model_name(settings),
         heap=heap,
+        catalog=catalog.scoped(settings.tenant),
     )
     try:
         yield services
@@ -260,3 +270,4 @@ async def stores_and_services(
         await services.aclose()
         memory_store.close()
         keywords.close()
+        catalog.close()

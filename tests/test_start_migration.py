@@ -2,11 +2,14 @@
 
 from pathlib import Path
 
+from app.conversations.history import History, NewMessage
+from app.conversations.keywords import KeywordIndex
 from app.conversations.models import Turn
-from app.conversations.store import LEGACY_COLLECTION, turn_metadata
+from app.conversations.store import LEGACY_COLLECTION, ChromaStore, turn_metadata
 from app.settings import Settings
 from app.storage.chroma import chroma_client, find_collection, open_collection
 from app.wiring import open_services
+from tests.fakes import HashEmbedder
 
 
 async def test_the_service_moves_an_old_data_folder_on_its_first_start(tmp_path: Path) -> None:
@@ -22,3 +25,16 @@ async def test_the_service_moves_an_old_data_folder_on_its_first_start(tmp_path:
         assert [t.content for t in await services.store.turns("c1", 0, 10)] == [t.content for t in turns]
         assert await services.store.last_turn_index("c1") == 2
     assert find_collection(chroma_client(settings), LEGACY_COLLECTION) is None
+
+
+async def test_the_service_lists_the_conversations_stored_before_the_catalog(tmp_path: Path) -> None:
+    settings = Settings(data_dir=tmp_path, llm_base_url="http://127.0.0.1:9")
+    keywords = KeywordIndex(settings.data_dir / "keywords.sqlite3")
+    history = History(ChromaStore(chroma_client(settings), settings.tenant), HashEmbedder(), keywords)
+    async with history.locked("c1"):
+        await history.append("c1", [NewMessage("user", "hello"), NewMessage("assistant", "hi")])
+    keywords.close()
+    assert not settings.catalog_path.exists()
+    async with open_services(settings) as services:
+        entries, total = await services.catalog.page(50, 0)
+        assert total == 1 and (entries[0].conversation_id, entries[0].turns) == ("c1", 2)

@@ -8,6 +8,7 @@ from fastapi import Depends, Path, Request
 from pydantic import AfterValidator
 
 from app.api.schemas.conversations import CONVERSATION_ID_SCHEMA
+from app.conversations.catalog import TenantCatalog
 from app.conversations.history import History
 from app.conversations.recorder import Recorder
 from app.conversations.store import Store
@@ -36,6 +37,10 @@ ServicesDep = Annotated[Services, Depends(get_services)]
 
 def get_settings(services: ServicesDep) -> Settings:
     return services.settings
+
+
+def get_catalog(services: ServicesDep) -> TenantCatalog:
+    return services.catalog
 
 
 def get_llm(services: ServicesDep) -> LLM:
@@ -85,6 +90,7 @@ def get_extractor(services: ServicesDep) -> Extractor | None:
 
 SettingsDep = Annotated[Settings, Depends(get_settings)]
 LLMDep = Annotated[LLM, Depends(get_llm)]
+CatalogDep = Annotated[TenantCatalog, Depends(get_catalog)]
 StoreDep = Annotated[Store, Depends(get_store)]
 CounterDep = Annotated[TokenCounter, Depends(get_counter)]
 HistoryDep = Annotated[History, Depends(get_history)]

@@ -12,6 +12,7 @@ from datetime import datetime
 from cachetools import LRUCache
 
 from app.conversations import hierarchy
+from app.conversations.catalog import TenantCatalog
 from app.conversations.keywords import KeywordIndex
 from app.conversations.models import Role, Summary, Turn
 from app.conversations.store import Store
@@ -51,8 +52,10 @@ class History:
         keywords: KeywordIndex | None = None,
         cache_size: int = 10_000,
         context: bool = False,
+        catalog: TenantCatalog | None = None,
     ) -> None:
         self._store = store
+        self._catalog = catalog
         self._embedder = embedder
         self._keywords = keywords
         self._context = context
@@ -151,6 +154,8 @@ class History:
             raise
         # Advance only past what is stored, so a failure leaves no gap.
         self._next[conversation_id] = batch[-1].turn_index + 1
+        if self._catalog is not None:
+            await self._catalog.turns_added(batch)
 
     async def _vector_texts(self, conversation_id: str, turns: Sequence[Turn], texts: list[str]) -> list[str]:
         """What the vectors are computed from: each turn, and with `context` the turn it answers.
@@ -194,12 +199,16 @@ class History:
         active = await self.active_summaries(summary.conversation_id)
         await self._store.add_summary(summary, vector)
         self._active[summary.conversation_id] = tuple(hierarchy.active([*active, summary]))
+        if self._catalog is not None:
+            await self._catalog.summary_added(summary)
 
     async def forget(self, conversation_id: str) -> int:
         """Delete every record of a conversation; returns how many were removed."""
         removed = await self._store.delete_conversation(conversation_id)
         if self._keywords is not None:
             await self._keywords.delete_conversation(conversation_id)
+        if self._catalog is not None:
+            await self._catalog.forget(conversation_id)
         self._next.pop(conversation_id, None)
         self._active.pop(conversation_id, None)
         return removed

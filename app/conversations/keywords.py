@@ -127,6 +127,12 @@ class KeywordIndex:
         sql = "SELECT count(*) FROM turn_rows WHERE conversation_id = ?"
         return int((await self._run(lambda: self._db.execute(sql, (conversation_id,)).fetchone()))[0])
 
+    async def conversations(self) -> list[tuple[str, int]]:
+        """(conversation, turns indexed) of every conversation in the index."""
+        sql = "SELECT conversation_id, count(*) FROM turn_rows GROUP BY conversation_id"
+        rows = await self._run(lambda: self._db.execute(sql).fetchall())
+        return [(str(cid), int(n)) for cid, n in rows]
+
     async def delete_conversation(self, conversation_id: str) -> int:
         def delete() -> int:
             rows = "SELECT rowid FROM turn_rows WHERE conversation_id = ?"

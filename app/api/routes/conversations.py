@@ -1,4 +1,4 @@
-"""Conversation history: import, read, preview the context, list summaries, forget."""
+"""Conversation history: list, import, read, preview the context, list summaries, forget."""
 
 from __future__ import annotations
 
@@ -10,10 +10,20 @@ from fastapi.responses import JSONResponse, StreamingResponse
 from starlette.requests import ClientDisconnect
 from starlette.types import Receive, Scope, Send
 
-from app.api.deps import BuilderDep, ConversationIdPath, HistoryDep, RecorderDep, SentDep, SettingsDep
+from app.api.deps import (
+    BuilderDep,
+    CatalogDep,
+    ConversationIdPath,
+    HistoryDep,
+    RecorderDep,
+    SentDep,
+    SettingsDep,
+)
 from app.api.schemas.conversations import (
     ContextRequest,
     ContextResponse,
+    ConversationOut,
+    ConversationsPage,
     DeleteResponse,
     ImportProgress,
     ImportRequest,
@@ -49,6 +59,27 @@ async def import_messages(
         conversation_id=conversation_id,
         ids=[t.id for t in turns],
         turn_indices=[t.turn_index for t in turns],
+    )
+
+
+@router.get(
+    "",
+    response_model=ConversationsPage,
+    summary="List conversations",
+    description=(
+        "The caller's conversations, most recently active first, with how many turns and summaries each "
+        "stores and when it was first and last written to; a page at a time."
+    ),
+    responses=ERRORS,
+)
+async def list_conversations(
+    catalog: CatalogDep,
+    limit: Annotated[int, Query(ge=1, le=200, description="Conversations per page")] = 50,
+    offset: Annotated[int, Query(ge=0, description="Conversations to skip")] = 0,
+) -> ConversationsPage:
+    entries, total = await catalog.page(limit, offset)
+    return ConversationsPage(
+        conversations=[ConversationOut.of(e) for e in entries], total=total, limit=limit, offset=offset
     )
 
 
