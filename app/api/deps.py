@@ -23,13 +23,21 @@ from app.longterm.transfer import MemoryTransfer
 from app.prompt.builder import ContextBuilder
 from app.prompt.sent import SentPrompts
 from app.settings import Settings
+from app.tenancy import Tenancy
 from app.turns.factory import TurnFactory
 from app.wiring import Services
 
 
+def get_tenant(request: Request) -> str:
+    """The tenant the request acts as (set by the key middleware); the configured one without it."""
+    tenant = getattr(request.state, "tenant", None)
+    return tenant if isinstance(tenant, str) else request.app.state.tenants.default_tenant
+
+
 def get_services(request: Request) -> Services:
-    services: Services = request.app.state.services
-    return services
+    """The Services of the request's tenant: every store in it is scoped to that tenant."""
+    tenants: Tenancy = request.app.state.tenants
+    return tenants.services(get_tenant(request))
 
 
 ServicesDep = Annotated[Services, Depends(get_services)]

@@ -25,7 +25,7 @@ from app.conversations import hierarchy
 from app.conversations.history import History
 from app.conversations.models import Summary, Turn
 from app.errors import MnemoError
-from app.jobs import Background, JobLog, JobRecord
+from app.jobs import Background, Backlog, JobLog, JobRecord
 from app.llm.protocols import Completer
 from app.llm.traffic import Traffic
 from app.storage.embedder import Embedder
@@ -196,12 +196,14 @@ class SummaryScheduler:
         traffic: Traffic | None = None,
         per_conversation: int = 2,
         max_queued: int = 8,
+        backlog: Backlog | None = None,
     ) -> None:
         self._summarizer = summarizer
         self._after = after
         self._traffic = traffic or Traffic()
         self._per_conversation = max(per_conversation, 1)
-        self._max_queued = max(max_queued, 1)
+        # Shared by the schedulers of every tenant: the cap on queued conversations is global.
+        self.backlog = backlog or Backlog(max_queued)
         self._running: dict[str, asyncio.Task[None]] = {}
         self._folding: set[str] = set()
         self._background = Background()
@@ -227,13 +229,14 @@ class SummaryScheduler:
         if conversation_id in self._running:
             self._again.add(conversation_id)
             return
-        if len(self._running) >= self._max_queued:
+        if not self.backlog.take():
             self.dropped += 1
-            log.info("summary queue full (%d): %s waits for its next turn", self._max_queued, conversation_id)
+            limit = self.backlog.limit
+            log.info("summary queue full (%d): %s waits for its next turn", limit, conversation_id)
             return
-        self._running[conversation_id] = self._background.start(
-            self._run(conversation_id), name=f"summary:{conversation_id}"
-        )
+        task = self._background.start(self._run(conversation_id), name=f"summary:{conversation_id}")
+        task.add_done_callback(lambda _: self.backlog.give())  # also when cancelled before it began
+        self._running[conversation_id] = task
 
     async def _run(self, conversation_id: str) -> None:
         try:
@@ -265,6 +268,7 @@ class SummaryScheduler:
             summary = await self._summarizer.fold(conversation_id)
         except Exception as exc:  # the raw turns stay; the next turn retries
             self.failures += 1
+            self.backlog.failures += 1
             reason = "timeout" if isinstance(exc, TimeoutError) else type(exc).__name__
             detail = getattr(exc, "message", None) or repr(exc)
             self._record(conversation_id, started, f"{detail}; will retry", reason)

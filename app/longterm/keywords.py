@@ -31,14 +31,15 @@ class MemoryKeywordIndex:
         return transaction(self._db)
 
     def put(self, memories: Sequence[LongTermMemory], tenant: str) -> None:
-        self.remove([m.id for m in memories])
+        self.remove([m.id for m in memories], tenant)
         self._db.executemany(
             "INSERT INTO memory_fts (id, tenant, title, content, tags) VALUES (?, ?, ?, ?, ?)",
             [(m.id, tenant, m.title, m.content, " ".join(m.tags)) for m in memories],
         )
 
-    def remove(self, ids: Sequence[str]) -> None:
-        self._db.executemany("DELETE FROM memory_fts WHERE id = ?", [(i,) for i in ids])
+    def remove(self, ids: Sequence[str], tenant: str) -> None:
+        """Drop the tenant's rows of these memory ids (another tenant may use the same ids)."""
+        self._db.executemany("DELETE FROM memory_fts WHERE id = ? AND tenant = ?", [(i, tenant) for i in ids])
 
     def ids(self, tenant: str) -> set[str]:
         rows = self._db.execute("SELECT id FROM memory_fts WHERE tenant = ?", (tenant,)).fetchall()

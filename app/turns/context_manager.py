@@ -14,7 +14,7 @@ from app.conversations.history import History, NewMessage
 from app.conversations.models import Turn
 from app.conversations.summarizer import SummaryScheduler
 from app.llm.protocols import ChatModel, Delta, Finished, Stream, StreamEvent
-from app.llm.slots import SlotChooser
+from app.llm.slots import Slots
 from app.llm.traffic import Reply, Traffic
 from app.llm.usage import Usage
 from app.longterm.extractor import LongTermScheduler
@@ -31,7 +31,7 @@ class TurnParts:
     builder: ContextBuilder
     history: History
     llm: ChatModel
-    slots: SlotChooser
+    slots: Slots
     scheduler: SummaryScheduler
     long_term: LongTermScheduler | None = None
     traffic: Traffic = field(default_factory=Traffic)

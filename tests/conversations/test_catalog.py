@@ -78,7 +78,8 @@ async def test_a_catalog_is_filled_once_from_the_keyword_index(
         await history.add_summary(summary, embedder.vector("a and b"))
 
     catalog = Catalog(tmp_path / "conversations.sqlite3")
-    rows = [("default", cid, n) for cid, n in await keywords.conversations()]
+    rows = await keywords.conversations()
+    assert rows == [("default", "c1", 2)]
     assert await fill_catalog(catalog, rows, lambda _tenant: store) == 1
     [entry], _ = await catalog.scoped("default").page(50, 0)
     assert (entry.conversation_id, entry.turns, entry.summaries) == ("c1", 2, 1)
