@@ -109,7 +109,14 @@ class Services:
         # Without a catalog file (tests, benches) the list of conversations lives as long as the service.
         catalog = catalog or Catalog(":memory:").scoped(settings.tenant)
         shared = shared or Shared.of(settings, llm)
-        history = History(store, embedder, keywords, context=settings.embed_context, catalog=catalog)
+        history = History(
+            store,
+            embedder,
+            keywords,
+            context=settings.embed_context,
+            catalog=catalog,
+            max_turns=settings.max_stored_turns,
+        )
         traffic, counter = shared.traffic, shared.counter
         retriever = Retriever(
             store,
@@ -280,7 +287,13 @@ class TenantParts:
             ChromaStore(self.chroma, tenant=tenant, space=self.space),
             self.embedder,
             self.keywords.scoped(tenant),
-            MemoryStore(self.chroma, self.memory_index, tenant=tenant, collection=self._memories),
+            MemoryStore(
+                self.chroma,
+                self.memory_index,
+                tenant=tenant,
+                collection=self._memories,
+                max_memories=self.settings.max_stored_memories,
+            ),
             embedding_model=self.embedding_model,
             heap=self.heap,
             catalog=self.catalog.scoped(tenant),

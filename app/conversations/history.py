@@ -16,6 +16,7 @@ from app.conversations.catalog import TenantCatalog
 from app.conversations.keywords import KeywordIndex
 from app.conversations.models import Role, Summary, Turn
 from app.conversations.store import Store
+from app.errors import check_room
 from app.fields import utcnow
 from app.storage.embedder import Embedder
 
@@ -53,9 +54,11 @@ class History:
         cache_size: int = 10_000,
         context: bool = False,
         catalog: TenantCatalog | None = None,
+        max_turns: int = 0,
     ) -> None:
         self._store = store
         self._catalog = catalog
+        self._max_turns = max_turns  # turns the tenant may store in all (0: no cap; counted by the catalog)
         self._embedder = embedder
         self._keywords = keywords
         self._context = context
@@ -98,12 +101,21 @@ class History:
         await self._keywords.delete_conversation(conversation_id)
         await self._keywords.add(turns, [embed_text(t) for t in turns])
 
+    async def make_room(self, turns: int) -> None:
+        """Raise StorageFull (429), or OverStorageCap (413), if `turns` more would pass the tenant's cap."""
+        if self._max_turns <= 0 or self._catalog is None or turns <= 0:
+            return
+        stored = await self._catalog.stored_turns() if turns <= self._max_turns else 0
+        check_room("turns", "MNEMO_MAX_STORED_TURNS", self._max_turns, stored, turns)
+
     async def append(self, conversation_id: str, messages: Sequence[NewMessage]) -> list[Turn]:
         """Embed and store messages as the next turns; call with the conversation locked.
 
-        The whole request is embedded first, then stored in batches of WRITE_BATCH: each one
-        keyword transaction and one store write, the next index moved past it once both are in.
+        Refused whole, before anything is embedded, if the tenant's cap on stored turns would be
+        passed. The whole request is embedded first, then stored in batches of WRITE_BATCH: each
+        one keyword transaction and one store write, the next index moved past it once both are in.
         """
+        await self.make_room(len(messages))
         start = await self.next_index(conversation_id)
         now = utcnow()
         turns = [

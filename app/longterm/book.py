@@ -135,6 +135,10 @@ class Memories:
         """Every memory (current, superseded and archived), with its vector when asked."""
         return await self._store.scan(with_vectors=with_vectors)
 
+    async def make_room(self, new: int) -> None:
+        """Raise StorageFull (429), or OverStorageCap (413), if `new` more memories would pass the cap."""
+        await self._store.make_room(new)
+
     async def restore(self, memories: Sequence[LongTermMemory], vectors: Sequence[Sequence[float]]) -> None:
         """Write memories exactly as given (ids, times and links kept), outside the supersession rule."""
         await self._store.put(memories, vectors)

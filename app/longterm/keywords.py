@@ -45,6 +45,22 @@ class MemoryKeywordIndex:
         rows = self._db.execute("SELECT id FROM memory_fts WHERE tenant = ?", (tenant,)).fetchall()
         return {str(r[0]) for r in rows}
 
+    def count(self, tenant: str) -> int:
+        """How many memories of the tenant are indexed (every memory is, see MemoryStore)."""
+        return int(
+            self._db.execute("SELECT count(*) FROM memory_fts WHERE tenant = ?", (tenant,)).fetchone()[0]
+        )
+
+    def held(self, ids: Sequence[str], tenant: str) -> set[str]:
+        """Which of these ids the tenant's memories use."""
+        found: set[str] = set()
+        for start in range(0, len(ids), 500):  # under SQLite's limit on parameters
+            batch = list(ids[start : start + 500])
+            marks = ",".join("?" * len(batch))
+            sql = f"SELECT id FROM memory_fts WHERE tenant = ? AND id IN ({marks})"
+            found |= {str(r[0]) for r in self._db.execute(sql, (tenant, *batch))}
+        return found
+
     def search(self, text: str, tenant: str, limit: int) -> dict[str, float]:
         """Ids matching any word, scored by BM25 relative to the best hit (best = 1.0)."""
         terms = words(text)

@@ -15,6 +15,7 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from typing import Any, TypeVar
 
+from app.errors import check_room
 from app.longterm.keywords import MemoryKeywordIndex
 from app.longterm.models import LongTermMemory, MemoryType, Source
 from app.storage.chroma import Metadata, from_iso, hits, iso, open_collection, records, required_time
@@ -113,12 +114,19 @@ class MemoryStore:
     """The memories of one tenant, in Chroma and the keyword index, kept consistent."""
 
     def __init__(
-        self, client: Any, index: MemoryKeywordIndex, tenant: str = "default", collection: Any = None
+        self,
+        client: Any,
+        index: MemoryKeywordIndex,
+        tenant: str = "default",
+        collection: Any = None,
+        max_memories: int = 0,
     ) -> None:
-        """`collection`: the memories' collection already opened (tenants share it), else opened here."""
+        """`collection`: the memories' collection already opened (tenants share it), else opened here;
+        `max_memories`: how many the tenant may store (0: no cap)."""
         self._client = client
         self._index = index
         self._tenant = tenant
+        self._max_memories = max_memories
         self._collection = collection if collection is not None else open_collection(client, COLLECTION)
 
     async def _run(self, fn: Callable[[], T]) -> T:
@@ -138,6 +146,7 @@ class MemoryStore:
 
         def write() -> None:
             with self._index.transaction():
+                self._make_room(memories)
                 self._index.put(memories, self._tenant)
                 self._collection.upsert(
                     ids=ids,
@@ -147,6 +156,26 @@ class MemoryStore:
                 )
 
         await self._run(write)
+
+    def _make_room(self, memories: Sequence[LongTermMemory]) -> None:
+        """Refuse a write of new memories past the tenant's cap (replacing one takes no room)."""
+        if self._max_memories > 0:
+            self._check_room(
+                len({m.id for m in memories} - self._index.held([m.id for m in memories], self._tenant))
+            )
+
+    def _check_room(self, adding: int) -> None:
+        stored = self._index.count(self._tenant) if 0 < adding <= self._max_memories else 0
+        check_room("memories", "MNEMO_MAX_STORED_MEMORIES", self._max_memories, stored, adding)
+
+    async def make_room(self, adding: int) -> None:
+        """Raise StorageFull (429), or OverStorageCap (413), if `adding` new memories would pass the cap."""
+        if self._max_memories > 0:
+            await self._run(lambda: self._check_room(adding))
+
+    async def count(self) -> int:
+        """How many memories the tenant stores (superseded and archived ones too)."""
+        return await self._run(lambda: self._index.count(self._tenant))
 
     async def update(self, memories: Sequence[LongTermMemory]) -> None:
         """Rewrite fields that do not change the vector (use counts, links, flags)."""

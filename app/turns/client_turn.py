@@ -66,6 +66,10 @@ class ClientTurn(LLMContextManager):
             except LLMRefused as exc:
                 raise refused(exc) from exc
 
+    def _turns_to_store(self) -> int:
+        """The client's messages not stored yet, and the reply."""
+        return (len(self.sync.new) if self.sync else 0) + 1
+
     async def open(self) -> None:
         """Start the completion; messages or fields llama.cpp refuses are the client's 422."""
         try:

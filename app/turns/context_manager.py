@@ -92,6 +92,8 @@ class LLMContextManager:
         try:
             budget = await self._builder.prompt_budget(self._reply_tokens)
             await self._prepare(budget)
+            # Before the model is called: a reply that could not be stored is refused, not streamed.
+            await self._history.make_room(self._turns_to_store())
         except BaseException:
             self._lock.release()
             raise
@@ -100,6 +102,10 @@ class LLMContextManager:
     async def _prepare(self, budget: int) -> None:
         """Build the prompt (with the conversation locked)."""
         self.context = await self._builder.build(self.conversation_id, self.message, budget, self.project)
+
+    def _turns_to_store(self) -> int:
+        """How many turns the turn will store: the message and the reply."""
+        return 2
 
     def _release_slot(self) -> None:
         if self._slot is not None:

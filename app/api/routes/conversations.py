@@ -41,6 +41,7 @@ from app.importer.stream import CHUNK_MESSAGES, Progress, StreamImport
 
 router = APIRouter(prefix="/conversations", tags=["conversations"])
 ERRORS = error_responses(422, 503)
+WRITES = error_responses(413, 422, 429, 503)  # a write past the tenant's cap on stored turns is refused
 
 
 @router.post(
@@ -48,8 +49,11 @@ ERRORS = error_responses(422, 503)
     status_code=status.HTTP_201_CREATED,
     response_model=ImportResponse,
     summary="Import history",
-    description="Append up to 1,000 messages to a conversation, embedded in batches, in the order given.",
-    responses=ERRORS,
+    description=(
+        "Append up to 1,000 messages to a conversation, embedded in batches, in the order given. "
+        "Refused whole (429, or 413 for more than the cap) past the tenant's cap on stored turns."
+    ),
+    responses=WRITES,
 )
 async def import_messages(
     conversation_id: ConversationIdPath, body: ImportRequest, recorder: RecorderDep
@@ -129,7 +133,7 @@ class ImportStreamResponse(StreamingResponse):
         "a 413. An import that stops in its first chunk answers with the error's status."
     ),
     response_class=ImportStreamResponse,
-    responses={200: {"content": {"application/x-ndjson": {}}}, **error_responses(413, 415, 422, 503)},
+    responses={200: {"content": {"application/x-ndjson": {}}}, **error_responses(413, 415, 422, 429, 503)},
     openapi_extra={"requestBody": IMPORT_BODY},
 )
 async def import_stream(request: Request, recorder: RecorderDep) -> Response:
