@@ -85,8 +85,10 @@ class Backlog:
 
     def __init__(self, limit: int) -> None:
         self.limit = max(limit, 1)
-        self.held = 0
+        self.held = 0  # jobs queued or running now
+        self.started = 0
         self.dropped = 0
+        self.succeeded = 0  # what the schedulers count as done (summaries written, jobs finished)
         self.failures = 0
 
     def take(self) -> bool:
@@ -95,6 +97,7 @@ class Backlog:
             self.dropped += 1
             return False
         self.held += 1
+        self.started += 1
         return True
 
     def give(self) -> None:

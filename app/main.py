@@ -10,7 +10,7 @@ from mcp.server.mcpserver import MCPServer
 
 from app.api import metrics as metrics_route
 from app.api.errors import install_error_handlers
-from app.api.metrics import RequestMetrics, ServicesCollector
+from app.api.metrics import RequestMetrics, TenantsCollector
 from app.api.routes import chat, conversations, health, memories, openai
 from app.mcp.server import build_mcp_server, mcp_session
 from app.metrics import Metrics
@@ -68,7 +68,7 @@ def create_app(
     install_error_handlers(app)
     app.add_middleware(RequestMetrics, metrics=metrics)
     app.state.metrics = metrics
-    metrics.watch(ServicesCollector(lambda: app.state.services))
+    metrics.watch(TenantsCollector(lambda: app.state.tenants))
     app.include_router(chat.router)
     app.include_router(conversations.router)
     app.include_router(openai.router)

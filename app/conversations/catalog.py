@@ -170,6 +170,10 @@ class TenantCatalog:
 
         return await self._catalog.run(page)
 
+    def totals(self) -> Sizes:
+        """What every tenant stores together (blocking; a scrape reads it)."""
+        return self._catalog.sizes()
+
     async def stored_turns(self) -> int:
         """Turns the tenant stores, in all its conversations."""
         sql = "SELECT coalesce(sum(turns), 0) FROM conversations WHERE tenant = ?"

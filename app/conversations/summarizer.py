@@ -276,6 +276,7 @@ class SummaryScheduler:
         if summary is None:
             return False
         self.written += 1
+        self.backlog.succeeded += 1
         self._record(conversation_id, started, f"wrote {summary.id} ({len(summary.content)} characters)")
         return True
 

@@ -246,6 +246,7 @@ class LongTermScheduler:
                 if self.extractor and message.strip():
                     async with self._traffic.lane():
                         await self.extractor.extract(message, project)
+                self.backlog.succeeded += 1
             except Exception as exc:  # counted by the extractor; the turn itself is safe
                 self.backlog.failures += 1
                 log.warning("long-term memory work after a turn failed: %s", exc)

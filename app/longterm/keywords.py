@@ -51,6 +51,10 @@ class MemoryKeywordIndex:
             self._db.execute("SELECT count(*) FROM memory_fts WHERE tenant = ?", (tenant,)).fetchone()[0]
         )
 
+    def total(self) -> int:
+        """How many memories are indexed, every tenant's."""
+        return int(self._db.execute("SELECT count(*) FROM memory_fts").fetchone()[0])
+
     def held(self, ids: Sequence[str], tenant: str) -> set[str]:
         """Which of these ids the tenant's memories use."""
         found: set[str] = set()

@@ -173,6 +173,11 @@ class MemoryStore:
         if self._max_memories > 0:
             await self._run(lambda: self._check_room(adding))
 
+    def total(self) -> int:
+        """How many memories every tenant stores together (blocking; a scrape reads it)."""
+        with self._index.lock:
+            return self._index.total()
+
     async def count(self) -> int:
         """How many memories the tenant stores (superseded and archived ones too)."""
         return await self._run(lambda: self._index.count(self._tenant))
