@@ -28,7 +28,7 @@ from app.longterm.book import Memories
 from app.longterm.extractor import Extractor, LongTermScheduler
 from app.longterm.keywords import MemoryKeywordIndex
 from app.longterm.store import COLLECTION as MEMORIES
-from app.longterm.store import MemoryStore, key_by_tenant
+from app.longterm.store import MemoryStore, key_by_tenant, stored_tenants
 from app.metrics import Metrics
 from app.prompt.budget import Shares
 from app.prompt.builder import ContextBuilder
@@ -304,6 +304,10 @@ class TenantParts:
         """Repair the tenant's rows of the memories' keyword index after a crash (see MemoryStore)."""
         await MemoryStore(self.chroma, self.memory_index, tenant, self._memories).reconcile()
 
+    def memory_tenants(self) -> set[str]:
+        """The tenants with long-term memories stored (blocking)."""
+        return stored_tenants(self._memories, self.memory_index)
+
     def tenancy(self) -> Tenancy:
         """Every tenant's Services, the default tenant's (`settings.tenant`) built now."""
         return Tenancy(self.build(self.settings.tenant), self.build, self.settings.tenants_cached)
@@ -376,7 +380,9 @@ async def stores_and_tenancy(
     )
     tenancy = parts.tenancy()
     try:
-        await parts.reconcile(settings.tenant)
+        # Each tenant's keyword rows made to match its memories in Chroma (a crash between the two).
+        for tenant in await in_thread(parts.memory_tenants, "the memory store") | {settings.tenant}:
+            await parts.reconcile(tenant)
         yield tenancy
     finally:
         await tenancy.aclose()

@@ -142,8 +142,8 @@ router = APIRouter(tags=["metrics"])
     summary="Prometheus metrics",
     description=(
         "Requests by route template and status, latency histograms, prompt tokens cached and evaluated "
-        "per chat turn, memories injected per turn, summary and extraction jobs and failures; "
-        "Prometheus' text format."
+        "per chat turn, memories injected per turn, the summary and extraction queues (depth, cap, "
+        "dropped, failures) and the records stored (all tenants together); Prometheus' text format."
     ),
     response_class=Response,
     responses={200: {"content": {CONTENT_TYPE_LATEST: {}}}},

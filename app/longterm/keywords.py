@@ -51,6 +51,10 @@ class MemoryKeywordIndex:
             self._db.execute("SELECT count(*) FROM memory_fts WHERE tenant = ?", (tenant,)).fetchone()[0]
         )
 
+    def tenants(self) -> set[str]:
+        """The tenants with indexed memories."""
+        return {str(r[0]) for r in self._db.execute("SELECT DISTINCT tenant FROM memory_fts")}
+
     def total(self) -> int:
         """How many memories are indexed, every tenant's."""
         return int(self._db.execute("SELECT count(*) FROM memory_fts").fetchone()[0])

@@ -44,6 +44,8 @@ def key_by_tenant(collection: Any) -> int:
     its new id before the old one goes, and the next start finishes what is left.
     """
     legacy = [i for i in collection.get(include=[])["ids"] if "/" not in i]
+    if not legacy:
+        return 0
     for start in range(0, len(legacy), BATCH):
         batch = legacy[start : start + BATCH]
         found = collection.get(ids=batch, include=["documents", "metadatas", "embeddings"])
@@ -108,6 +110,13 @@ def memory_from_record(memory_id: str, document: str, meta: Metadata) -> LongTer
         supersedes=str(meta.get("supersedes") or "") or None,
         archived=bool(meta.get("archived", False)),
     )
+
+
+def stored_tenants(collection: Any, index: MemoryKeywordIndex) -> set[str]:
+    """The tenants with memories in Chroma or in the keyword index (blocking; run it at start)."""
+    held = {i.rsplit("/", 1)[0] for i in collection.get(include=[])["ids"] if "/" in i}
+    with index.lock:
+        return held | index.tenants()
 
 
 class MemoryStore:

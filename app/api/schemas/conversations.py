@@ -264,8 +264,10 @@ class ConversationOut(BaseModel):
     conversation_id: str
     turns: int = Field(description="Turns stored, abandoned ones included")
     summaries: int = Field(description="Summaries written")
-    first_activity: datetime = Field(description="When its first turn was written (ISO 8601, UTC)")
-    last_activity: datetime = Field(description="When its last turn or summary was written (ISO 8601, UTC)")
+    first_activity: datetime = Field(description="Time of its oldest turn (ISO 8601, UTC)")
+    last_activity: datetime = Field(
+        description="Time of its newest turn or summary (ISO 8601, UTC); an imported turn keeps its own time"
+    )
 
     @classmethod
     def of(cls, entry: Entry) -> ConversationOut:
