@@ -59,6 +59,7 @@ class History:
         self._store = store
         self._catalog = catalog
         self._max_turns = max_turns  # turns the tenant may store in all (0: no cap; counted by the catalog)
+        self._writing = 0  # turns of appends under way: counted against the cap until they are stored
         self._embedder = embedder
         self._keywords = keywords
         self._context = context
@@ -101,11 +102,18 @@ class History:
         await self._keywords.delete_conversation(conversation_id)
         await self._keywords.add(turns, [embed_text(t) for t in turns])
 
-    async def make_room(self, turns: int) -> None:
-        """Raise StorageFull (429), or OverStorageCap (413), if `turns` more would pass the tenant's cap."""
+    async def make_room(self, turns: int, reserved: int = 0) -> None:
+        """Raise StorageFull (429), or OverStorageCap (413), if `turns` more would pass the tenant's cap.
+
+        Counts what is stored and what appends under way will store (less the caller's own
+        `reserved` turns among those).
+        """
         if self._max_turns <= 0 or self._catalog is None or turns <= 0:
             return
-        stored = await self._catalog.stored_turns() if turns <= self._max_turns else 0
+        if turns <= self._max_turns:
+            stored = await self._catalog.stored_turns() + self._writing - reserved
+        else:
+            stored = 0  # too many for any tenant: no need to count
         check_room("turns", "MNEMO_MAX_STORED_TURNS", self._max_turns, stored, turns)
 
     async def append(self, conversation_id: str, messages: Sequence[NewMessage]) -> list[Turn]:
@@ -115,7 +123,20 @@ class History:
         passed. The whole request is embedded first, then stored in batches of WRITE_BATCH: each
         one keyword transaction and one store write, the next index moved past it once both are in.
         """
-        await self.make_room(len(messages))
+        # Reserved against the cap before the check and until stored, so appends to other
+        # conversations of the tenant, under way at once, cannot pass it together.
+        pending = [len(messages)]
+        self._writing += pending[0]
+        try:
+            await self.make_room(len(messages), reserved=pending[0])
+            return await self._append(conversation_id, messages, pending)
+        finally:
+            self._writing -= pending[0]
+
+    async def _append(
+        self, conversation_id: str, messages: Sequence[NewMessage], pending: list[int]
+    ) -> list[Turn]:
+        """`append` past the cap's check; `pending[0]` counts the turns not stored yet."""
         start = await self.next_index(conversation_id)
         now = utcnow()
         turns = [
@@ -135,6 +156,9 @@ class History:
         for begin in range(0, len(turns), WRITE_BATCH):
             end = begin + WRITE_BATCH
             await self._write(turns[begin:end], texts[begin:end], vectors[begin:end])
+            stored = len(turns[begin:end])  # now in the catalog's count
+            pending[0] -= stored
+            self._writing -= stored
         return turns
 
     async def _embed(self, texts: list[str]) -> list[list[float]]:
