@@ -116,19 +116,37 @@ class History:
             stored = 0  # too many for any tenant: no need to count
         check_room("turns", "MNEMO_MAX_STORED_TURNS", self._max_turns, stored, turns)
 
-    async def append(self, conversation_id: str, messages: Sequence[NewMessage]) -> list[Turn]:
+    async def hold(self, turns: int) -> None:
+        """Reserve room for `turns` to be appended later (a chat turn's, before the model is called).
+
+        Raises as `make_room` when they would not fit; else `release` them once the turn is done,
+        and pass them to `append` as `held`.
+        """
+        self._writing += turns
+        try:
+            await self.make_room(turns, reserved=turns)
+        except BaseException:
+            self._writing -= turns
+            raise
+
+    def release(self, turns: int) -> None:
+        """Give back what `hold` reserved."""
+        self._writing -= turns
+
+    async def append(self, conversation_id: str, messages: Sequence[NewMessage], held: int = 0) -> list[Turn]:
         """Embed and store messages as the next turns; call with the conversation locked.
 
         Refused whole, before anything is embedded, if the tenant's cap on stored turns would be
-        passed. The whole request is embedded first, then stored in batches of WRITE_BATCH: each
-        one keyword transaction and one store write, the next index moved past it once both are in.
+        passed (`held`: turns the caller reserved with `hold` for this). The whole request is
+        embedded first, then stored in batches of WRITE_BATCH: each one keyword transaction and
+        one store write, the next index moved past it once both are in.
         """
         # Reserved against the cap before the check and until stored, so appends to other
         # conversations of the tenant, under way at once, cannot pass it together.
         pending = [len(messages)]
         self._writing += pending[0]
         try:
-            await self.make_room(len(messages), reserved=pending[0])
+            await self.make_room(len(messages), reserved=pending[0] + held)
             return await self._append(conversation_id, messages, pending)
         finally:
             self._writing -= pending[0]

@@ -84,7 +84,7 @@ class ClientTurn(LLMContextManager):
         messages = [NewMessage(role=m.role, content=m.content) for m in self.sync.new]  # type: ignore[arg-type]
         if self.reply.strip():  # a reply of tool calls only has no text to remember
             messages.append(NewMessage(role="assistant", content=self.reply, incomplete=incomplete))
-        self.stored = await self._history.append(self.conversation_id, messages)
+        self.stored = await self._history.append(self.conversation_id, messages, held=self._held)
         return self.stored
 
 

@@ -77,6 +77,7 @@ class LLMContextManager:
         self._stream: Stream | None = None
         self._reply: list[str] = []
         self._accepted = False
+        self._held = 0  # turns of room held under the tenant's cap until the turn is done
         self._finished = False
         self.context: PromptContext | None = None
         self.usage = Usage()
@@ -92,8 +93,10 @@ class LLMContextManager:
         try:
             budget = await self._builder.prompt_budget(self._reply_tokens)
             await self._prepare(budget)
-            # Before the model is called: a reply that could not be stored is refused, not streamed.
-            await self._history.make_room(self._turns_to_store())
+            # Before the model is called: a reply that could not be stored is refused, not streamed;
+            # its room is held until the turn is done.
+            await self._history.hold(self._turns_to_store())
+            self._held = self._turns_to_store()
         except BaseException:
             self._lock.release()
             raise
@@ -154,7 +157,7 @@ class LLMContextManager:
         messages = [NewMessage(role="user", content=self.message)]
         if self._reply or not incomplete:
             messages.append(NewMessage(role="assistant", content=self.reply, incomplete=incomplete))
-        self.stored = await self._history.append(self.conversation_id, messages)
+        self.stored = await self._history.append(self.conversation_id, messages, held=self._held)
         return self.stored
 
     def _reply_done(self) -> None:
@@ -185,6 +188,8 @@ class LLMContextManager:
         finally:
             self._release_slot()
             self._reply_done()
+            self._history.release(self._held)
+            self._held = 0
             self._lock.release()
             if self._metrics is not None and self._finished:
                 self._metrics.turn(self.usage, self.context)

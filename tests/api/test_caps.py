@@ -12,6 +12,8 @@ import httpx
 import pytest
 from asgi_lifespan import LifespanManager
 
+from app.conversations.history import NewMessage
+from app.errors import StorageFull
 from app.main import create_app
 from app.settings import Settings
 from app.wiring import TenantParts
@@ -112,3 +114,20 @@ async def test_memories_past_the_cap_are_refused(http: httpx.AsyncClient) -> Non
     assert too_big.status_code == 413 and too_big.json()["error"]["code"] == "over_storage_cap"
     assert (await http.get("/memories/stats", headers=As("carol"))).json()["total"] == 0
     assert (await http.get("/memories/stats", headers=As("ada"))).json()["total"] == 2
+
+
+async def test_a_chat_turn_holds_its_room_until_it_is_stored(tenant_parts: TenantParts) -> None:
+    services = tenant_parts.tenancy().services("ada")
+    two = [NewMessage("user", "a"), NewMessage("assistant", "b")]
+    await services.recorder.append("c1", two)
+    turn = services.turns.chat("c2", "hello", None, {})
+    async with turn:  # its two turns are held: 2 stored + 2 held leave room for 1 more
+        with pytest.raises(StorageFull):
+            await services.recorder.append("c3", two)
+        async for _ in turn.events():
+            pass
+        await turn.commit()
+    assert await services.catalog.stored_turns() == 4
+    await services.recorder.append("c3", two[:1])
+    with pytest.raises(StorageFull):
+        await services.recorder.append("c3", two[:1])
