@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import weakref
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
@@ -104,12 +105,14 @@ class Services:
         heap: Heap | None = None,
         catalog: TenantCatalog | None = None,
         shared: Shared | None = None,
+        history: History | None = None,
     ) -> Services:
-        """One tenant's services (the catalog's tenant; `settings.tenant` without one) on `shared` parts."""
+        """One tenant's services (the catalog's tenant; `settings.tenant` without one) on `shared` parts;
+        `history`: the tenant's History still in use by its previous services, if any."""
         # Without a catalog file (tests, benches) the list of conversations lives as long as the service.
         catalog = catalog or Catalog(":memory:").scoped(settings.tenant)
         shared = shared or Shared.of(settings, llm)
-        history = History(
+        history = history or History(
             store,
             embedder,
             keywords,
@@ -274,6 +277,12 @@ class TenantParts:
     embedding_model: str = ""
     shared: Shared | None = None
     _memories: Any = field(init=False, default=None)
+    # A tenant's History while anything holds it: services built again for a tenant whose previous
+    # ones are still in use (a turn streaming, a summary folding) share its conversation locks and
+    # next turn indices, so two turns of one conversation never take the same index.
+    _histories: weakref.WeakValueDictionary[str, History] = field(
+        init=False, default_factory=weakref.WeakValueDictionary
+    )
 
     def __post_init__(self) -> None:
         self.shared = self.shared or Shared.of(self.settings, self.llm)
@@ -281,7 +290,7 @@ class TenantParts:
 
     def build(self, tenant: str) -> Services:
         """The tenant's Services; blocks only on what is cheap (no Chroma call)."""
-        return Services.assemble(
+        services = Services.assemble(
             self.settings,
             self.llm,
             ChromaStore(self.chroma, tenant=tenant, space=self.space),
@@ -298,7 +307,10 @@ class TenantParts:
             heap=self.heap,
             catalog=self.catalog.scoped(tenant),
             shared=self.shared,
+            history=self._histories.get(tenant),
         )
+        self._histories[tenant] = services.history
+        return services
 
     async def reconcile(self, tenant: str) -> None:
         """Repair the tenant's rows of the memories' keyword index after a crash (see MemoryStore)."""
