@@ -10,12 +10,13 @@ from mcp.server.mcpserver import MCPServer
 
 from app.api import metrics as metrics_route
 from app.api.errors import install_error_handlers
-from app.api.metrics import RequestMetrics, ServicesCollector
+from app.api.metrics import RequestMetrics, TenantsCollector
 from app.api.routes import chat, conversations, health, memories, openai
 from app.mcp.server import build_mcp_server, mcp_session
 from app.metrics import Metrics
 from app.settings import Settings
-from app.wiring import Services, open_services
+from app.tenancy import Tenancy
+from app.wiring import Services, open_tenancy
 
 
 def mount_mcp(app: FastAPI, server: MCPServer, host: str = "127.0.0.1") -> None:
@@ -25,28 +26,34 @@ def mount_mcp(app: FastAPI, server: MCPServer, host: str = "127.0.0.1") -> None:
 
 
 def create_app(
-    settings: Settings | None = None, services: Services | None = None, metrics: Metrics | None = None
+    settings: Settings | None = None,
+    services: Services | None = None,
+    metrics: Metrics | None = None,
+    tenants: Tenancy | None = None,
 ) -> FastAPI:
-    """The service; pass `services` to run it on other parts (tests use fakes), `metrics` to count apart."""
+    """The service; pass `tenants` (or one tenant's `services`) to run it on other parts (tests use
+    fakes), `metrics` to count apart."""
     settings = settings or Settings()
     metrics = metrics or Metrics()  # a registry per app: apps in one process never count each other's traffic
+    given = tenants or (Tenancy(services) if services is not None else None)
 
-    def serve(parts: Services) -> None:
+    def serve(parts: Tenancy) -> None:
         """The parts this app serves, whose turns and jobs its metrics count."""
-        parts.metrics = metrics
-        app.state.services = parts
+        parts.count(metrics)
+        app.state.tenants = parts
+        app.state.services = parts.default  # the default tenant's, as before tenants
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        if services is not None:
-            serve(services)
+        if given is not None:
+            serve(given)
             async with mcp_session(mcp):
                 try:
                     yield
                 finally:
-                    await services.aclose()
+                    await given.aclose()
             return
-        async with open_services(settings) as built, mcp_session(mcp):
+        async with open_tenancy(settings) as built, mcp_session(mcp):
             serve(built)
             yield
 
@@ -61,7 +68,7 @@ def create_app(
     install_error_handlers(app)
     app.add_middleware(RequestMetrics, metrics=metrics)
     app.state.metrics = metrics
-    metrics.watch(ServicesCollector(lambda: app.state.services))
+    metrics.watch(TenantsCollector(lambda: app.state.tenants))
     app.include_router(chat.router)
     app.include_router(conversations.router)
     app.include_router(openai.router)

@@ -89,6 +89,12 @@ class Settings(BaseSettings):
     extraction_enabled: bool = True
     extraction_retries: int = Field(2, ge=0, le=10)
     extraction_max_items: int = Field(3, ge=1, le=10)
+    extraction_max_queued: int = Field(32, ge=1)  # long-term jobs waiting or running, all tenants together
+
+    # Per-tenant caps on what is stored (0: no cap); a write past one is refused, nothing stored is lost
+    max_stored_turns: int = Field(0, ge=0)
+    max_stored_memories: int = Field(0, ge=0)
+    tenants_cached: int = Field(64, ge=1)  # tenants whose parts are kept built (least recently used go)
 
     @field_validator("llm_base_url")
     @classmethod
@@ -149,6 +155,10 @@ class Settings(BaseSettings):
     @property
     def chroma_dir(self) -> Path:
         return self.data_dir / "chroma"
+
+    @property
+    def catalog_path(self) -> Path:
+        return self.data_dir / "conversations.sqlite3"
 
     @property
     def memory_index_path(self) -> Path:

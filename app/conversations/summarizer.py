@@ -26,7 +26,7 @@ from app.conversations import hierarchy
 from app.conversations.history import History
 from app.conversations.models import Summary, Turn
 from app.errors import MnemoError
-from app.jobs import Background, JobLog, JobRecord
+from app.jobs import Background, Backlog, JobLog, JobRecord
 from app.llm.protocols import Completer
 from app.llm.traffic import Traffic
 from app.storage.embedder import Embedder
@@ -206,13 +206,15 @@ class SummaryScheduler:
         traffic: Traffic | None = None,
         per_conversation: int = 2,
         max_queued: int = 8,
+        backlog: Backlog | None = None,
         owed: int = OWED,
     ) -> None:
         self._summarizer = summarizer
         self._after = after
         self._traffic = traffic or Traffic()
         self._per_conversation = max(per_conversation, 1)
-        self._max_queued = max(max_queued, 1)
+        # Shared by the schedulers of every tenant: the cap on queued conversations is global.
+        self.backlog = backlog or Backlog(max_queued)
         self._running: dict[str, asyncio.Task[None]] = {}
         self._folding: set[str] = set()
         self._background = Background()
@@ -242,15 +244,19 @@ class SummaryScheduler:
         if conversation_id in self._running:
             self._again.add(conversation_id)
             return
-        if len(self._running) >= self._max_queued:
+        if not self.backlog.take():
             self.dropped += 1
             self._owed[conversation_id] = None
-            log.info("summary queue full (%d): %s is owed its folds", self._max_queued, conversation_id)
+            log.info("summary queue full (%d): %s is owed its folds", self.backlog.limit, conversation_id)
             return
+        self._start(conversation_id)
+
+    def _start(self, conversation_id: str) -> None:
+        """A job for the conversation, holding its room in the backlog until it ends."""
         self._owed.pop(conversation_id, None)
-        self._running[conversation_id] = self._background.start(
-            self._run(conversation_id), name=f"summary:{conversation_id}"
-        )
+        task = self._background.start(self._run(conversation_id), name=f"summary:{conversation_id}")
+        task.add_done_callback(lambda _: self._ended())  # also when cancelled before it began
+        self._running[conversation_id] = task
 
     async def needed(self, conversation_id: str) -> None:
         """Before a prompt: an owed conversation folds once now, so the prompt has its summaries.
@@ -263,12 +269,13 @@ class SummaryScheduler:
         self._owed.pop(conversation_id, None)
         await self._turn(conversation_id)
 
-    def _next_owed(self) -> None:
-        """A job ended: the longest-owed conversation takes its place in the queue."""
-        while not self._closed and self._owed and len(self._running) < self._max_queued:
+    def _ended(self) -> None:
+        """A job ended: its room goes back, and the longest-owed conversation may take it."""
+        self.backlog.give()
+        while not self._closed and self._owed and self.backlog.held < self.backlog.limit:
             conversation_id, _ = self._owed.popitem()  # the least recently owed
-            if conversation_id not in self._running:
-                self.schedule(conversation_id)
+            if conversation_id not in self._running and self.backlog.take():
+                self._start(conversation_id)
 
     async def _run(self, conversation_id: str) -> None:
         try:
@@ -281,7 +288,6 @@ class SummaryScheduler:
                     break
         finally:
             self._running.pop(conversation_id, None)
-            self._next_owed()
         if self._after is not None:
             await self._after()
 
@@ -301,6 +307,7 @@ class SummaryScheduler:
             summary = await self._summarizer.fold(conversation_id)
         except Exception as exc:  # the raw turns stay; the next turn retries
             self.failures += 1
+            self.backlog.failures += 1
             reason = "timeout" if isinstance(exc, TimeoutError) else type(exc).__name__
             detail = getattr(exc, "message", None) or repr(exc)
             self._record(conversation_id, started, f"{detail}; will retry", reason)
@@ -308,6 +315,7 @@ class SummaryScheduler:
         if summary is None:
             return False
         self.written += 1
+        self.backlog.succeeded += 1
         self._record(conversation_id, started, f"wrote {summary.id} ({len(summary.content)} characters)")
         return True
 

@@ -420,3 +420,29 @@ async def test_a_reply_that_starts_while_a_fold_reads_its_turns_still_goes_befor
     traffic.leave(replies[0])
     await asyncio.wait_for(scheduler.drain(), 5)
     assert len(llm.completions) == 1 and turns.summaries["c1"][0].turn_from == 0
+
+
+async def test_schedulers_sharing_a_backlog_are_capped_together(llm: FakeLLM) -> None:
+    """Each tenant has its scheduler; the cap on queued conversations counts all tenants at once."""
+    ada_turns, ada, traffic = lazy_parts(llm, max_queued=3)
+    bob_turns, _, _ = lazy_parts(llm)
+    bob = SummaryScheduler(ada._summarizer, traffic=traffic, backlog=ada.backlog)
+    bob._summarizer = Summarizer(
+        bob_turns,  # type: ignore[arg-type]
+        HashEmbedder(),
+        llm,
+        TokenCounter(llm),
+        every=5,
+        keep=4,
+        max_tokens=64,
+        traffic=traffic,
+    )
+    reply = traffic.enter()
+    for n in range(2):
+        await Recorder(ada_turns, ada).append(f"c{n}", history_of(20, f"c{n}"))  # type: ignore[arg-type]
+        await Recorder(bob_turns, bob).append(f"c{n}", history_of(20, f"c{n}"))  # type: ignore[arg-type]
+    assert ada.backlog.held == 3 and ada.backlog.dropped == 1
+    assert ada.queue.queued + bob.queue.queued == 3
+    traffic.leave(reply)
+    await asyncio.wait_for(asyncio.gather(ada.drain(), bob.drain()), 10)
+    assert ada.backlog.held == 0
