@@ -9,12 +9,16 @@ from fastapi import FastAPI
 from mcp.server.mcpserver import MCPServer
 
 from app.api import metrics as metrics_route
+from app.api.auth import TenantAuth
 from app.api.errors import install_error_handlers
+from app.api.limits import RequestLimits
 from app.api.metrics import RequestMetrics, ServicesCollector
-from app.api.routes import chat, conversations, health, memories, openai
+from app.api.openapi import declare_guards
+from app.api.routes import admin, chat, conversations, health, memories, openai
 from app.mcp.server import build_mcp_server, mcp_session
 from app.metrics import Metrics
 from app.settings import Settings
+from app.tenants.registry import Registry
 from app.wiring import Services, open_services
 
 
@@ -38,19 +42,26 @@ def create_app(
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        if services is not None:
-            serve(services)
-            async with mcp_session(mcp):
-                try:
-                    yield
-                finally:
-                    await services.aclose()
-            return
-        async with open_services(settings) as built, mcp_session(mcp):
-            serve(built)
-            yield
+        try:
+            if services is not None:
+                serve(services)
+                async with mcp_session(mcp):
+                    try:
+                        yield
+                    finally:
+                        await services.aclose()
+                return
+            async with open_services(settings) as built, mcp_session(mcp):
+                serve(built)
+                yield
+        finally:
+            if registry is not None:
+                registry.close()
 
-    mcp = build_mcp_server(lambda: app.state.services.require_memories())
+    # Keys are on when an admin key is configured; the registry file is opened on first use.
+    registry = Registry(settings.tenants_path) if settings.keys_on else None
+    # TODO(isolation): memories_for(tenant) becomes the tenant's own book (app.state.tenants).
+    mcp = build_mcp_server(lambda tenant: app.state.services.require_memories(), settings.tenant)
 
     app = FastAPI(
         title="Mnemo",
@@ -59,8 +70,13 @@ def create_app(
         lifespan=lifespan,
     )
     install_error_handlers(app)
+    # The last added runs first: metrics count every answer, the key check comes before the limits
+    # (which are per tenant), and both answer before any route reads a body.
+    app.add_middleware(RequestLimits, settings=settings)
+    app.add_middleware(TenantAuth, settings=settings, registry=registry)
     app.add_middleware(RequestMetrics, metrics=metrics)
     app.state.metrics = metrics
+    app.state.registry = registry
     metrics.watch(ServicesCollector(lambda: app.state.services))
     app.include_router(chat.router)
     app.include_router(conversations.router)
@@ -68,6 +84,9 @@ def create_app(
     app.include_router(health.router)
     app.include_router(memories.router)
     app.include_router(metrics_route.router)
+    if settings.keys_on:  # else the whole /admin tree is a 404
+        app.include_router(admin.router)
+    declare_guards(app, settings)
     mount_mcp(app, mcp, settings.host)
     app.state.mcp = mcp
     return app
