@@ -24,6 +24,13 @@ from app.wiring import Services
 
 ADMIN = "admin-key-for-tests-0123456789"
 HEADERS = {"accept": "application/json, text/event-stream", "content-type": "application/json"}
+INFO = {"name": "t", "version": "0"}
+SEARCH = {
+    "jsonrpc": "2.0",
+    "id": 2,
+    "method": "tools/call",
+    "params": {"name": "memory-search", "arguments": {"text": "bees"}},
+}
 
 
 def context(request: Any) -> Any:
@@ -49,47 +56,67 @@ def result_of(response: httpx.Response) -> dict[str, Any]:
     return dict(response.json())
 
 
-async def test_tool_calls_over_http_ask_for_the_keys_tenant(
-    settings: Settings, services: Services, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    asked: list[str] = []
+@pytest.fixture
+def asked(monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """The tenants the app's MCP tools ask memories_for about, in order."""
+    found: list[str] = []
     build = main.build_mcp_server
 
     def recording(memories_for: Callable[[str], Memories], default: str) -> Any:
-        return build(lambda tenant: (asked.append(tenant), memories_for(tenant))[1], default)
+        return build(lambda tenant: (found.append(tenant), memories_for(tenant))[1], default)
 
     monkeypatch.setattr(main, "build_mcp_server", recording)
-    keyed = settings.model_copy(update={"admin_key": SecretStr(ADMIN)})
-    app = main.create_app(keyed, services)
+    return found
+
+
+async def search_over_http(http: httpx.AsyncClient, key: dict[str, str]) -> dict[str, str]:
+    """Open an MCP session over HTTP with these headers and call memory-search; the session's header."""
+    headers = {**HEADERS, **key}
+    init = rpc(1, "initialize", {"protocolVersion": "2025-03-26", "capabilities": {}, "clientInfo": INFO})
+    opened = await http.post("/mcp", json=init, headers=headers)
+    assert opened.status_code == 200
+    session = {"mcp-session-id": opened.headers["mcp-session-id"]}
+    note = {"jsonrpc": "2.0", "method": "notifications/initialized"}
+    assert (await http.post("/mcp", json=note, headers={**headers, **session})).status_code == 202
+    answered = await http.post("/mcp", json=SEARCH, headers={**headers, **session})
+    assert answered.status_code == 200
+    assert result_of(answered)["result"]["isError"] is False
+    return session
+
+
+async def test_tool_calls_over_http_ask_for_the_keys_tenant(
+    settings: Settings, services: Services, asked: list[str]
+) -> None:
+    app = main.create_app(settings.model_copy(update={"admin_key": SecretStr(ADMIN)}), services)
     async with LifespanManager(app) as manager:
         transport = httpx.ASGITransport(app=manager.app)
         async with httpx.AsyncClient(transport=transport, base_url="http://127.0.0.1:8000") as http:
             admin = {"Authorization": f"Bearer {ADMIN}"}
-            key = (await http.post("/admin/tenants", json={"name": "ada"}, headers=admin)).json()["api_key"]
-            headers = {**HEADERS, "Authorization": f"Bearer {key}"}
-            init = rpc(
-                1,
-                "initialize",
-                {
-                    "protocolVersion": "2025-03-26",
-                    "capabilities": {},
-                    "clientInfo": {"name": "t", "version": "0"},
-                },
-            )
-            opened = await http.post("/mcp", json=init, headers=headers)
-            assert opened.status_code == 200
-            session = {"mcp-session-id": opened.headers["mcp-session-id"]}
-            note = {"jsonrpc": "2.0", "method": "notifications/initialized"}
-            assert (await http.post("/mcp", json=note, headers={**headers, **session})).status_code == 202
-            call = rpc(2, "tools/call", {"name": "memory-search", "arguments": {"text": "bees"}})
-            answered = await http.post("/mcp", json=call, headers={**headers, **session})
-            assert answered.status_code == 200
-            assert result_of(answered)["result"]["isError"] is False
-            assert asked == ["ada"]
+            keys = {}
+            for name in ["ada", "bob"]:
+                created = await http.post("/admin/tenants", json={"name": name}, headers=admin)
+                keys[name] = {"Authorization": f"Bearer {created.json()['api_key']}"}
+            session = await search_over_http(http, keys["ada"])
+            await search_over_http(http, keys["bob"])
+            assert asked == ["ada", "bob"]
             # The session id alone is nothing: without the key the same session is refused.
-            stolen = await http.post("/mcp", json=call, headers={**HEADERS, **session})
+            stolen = await http.post("/mcp", json=SEARCH, headers={**HEADERS, **session})
             assert stolen.status_code == 401
-            assert asked == ["ada"]
+            # Another tenant's key on ada's session acts as that tenant, never as ada.
+            crossed = await http.post("/mcp", json=SEARCH, headers={**HEADERS, **session, **keys["bob"]})
+            assert crossed.status_code == 200
+            assert asked == ["ada", "bob", "bob"]
+
+
+async def test_tool_calls_over_http_without_keys_ask_for_the_configured_tenant(
+    settings: Settings, services: Services, asked: list[str]
+) -> None:
+    app = main.create_app(settings.model_copy(update={"tenant": "solo"}), services)
+    async with LifespanManager(app) as manager:
+        transport = httpx.ASGITransport(app=manager.app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://127.0.0.1:8000") as http:
+            await search_over_http(http, {})
+            assert asked == ["solo"]
 
 
 async def test_stdio_acts_for_the_default_tenant_while_keys_are_off(settings: Settings) -> None:
