@@ -2,18 +2,24 @@
 
 from __future__ import annotations
 
+import string
 from collections.abc import AsyncIterator
+from pathlib import Path
 from typing import Any
 
+import anyio
 import httpx
+import hypothesis
 import pytest
 from asgi_lifespan import LifespanManager
 from fastapi import FastAPI, Request
+from hypothesis import strategies as st
 from pydantic import SecretStr
 
-from app.api.auth import Access, access, bearer
+from app.api.auth import Access, TenantAuth, access, bearer
 from app.main import create_app
 from app.settings import Settings
+from app.tenants.registry import Registry
 from app.wiring import Services
 
 ADMIN = "admin-key-for-tests-0123456789"
@@ -183,7 +189,9 @@ async def test_the_admin_api_needs_the_admin_key(http: httpx.AsyncClient) -> Non
     assert (await http.get("/probe", headers=auth(ada["api_key"]))).status_code == 200  # nothing changed
 
 
-async def test_the_admin_api_lists_creates_and_refuses_what_it_must(http: httpx.AsyncClient) -> None:
+async def test_the_admin_api_lists_creates_and_refuses_what_it_must(
+    http: httpx.AsyncClient, keyed: Settings
+) -> None:
     ada = await new_tenant(http, "ada")
     assert set(ada) == {"tenant", "api_key", "key_id", "created_at"} and ada["tenant"] == "ada"
     taken = await http.post("/admin/tenants", json={"name": "ada"}, headers=auth(ADMIN))
@@ -201,6 +209,8 @@ async def test_the_admin_api_lists_creates_and_refuses_what_it_must(http: httpx.
         }
     ]
     assert ada["api_key"] not in listed.text  # shown once, at creation
+    files = list(keyed.data_dir.glob("tenants.sqlite3*"))  # with its write-ahead log
+    assert files and not [f for f in files if ada["api_key"].encode() in f.read_bytes()]  # a hash only
     missing = await http.post("/admin/tenants/nobody/keys", headers=auth(ADMIN))
     assert missing.status_code == 404
     assert (await http.delete("/admin/tenants/ada/keys/000000000000", headers=auth(ADMIN))).status_code == 404
@@ -242,3 +252,55 @@ def test_without_keys_the_schema_has_no_401_and_no_admin(settings: Settings) -> 
     assert not [p for p in schema["paths"] if p.startswith("/admin")]
     assert "401" not in schema["paths"]["/chat"]["post"]["responses"]
     assert "securitySchemes" not in schema.get("components", {})
+
+
+def key_like(key_id: str) -> st.SearchStrategy[bytes]:
+    """Keys shaped as Mnemo's: a live key's id with other secrets, other ids, other prefixes."""
+    secret = st.text(alphabet=string.ascii_letters + string.digits + "-_", min_size=0, max_size=60)
+    ids = st.sampled_from([key_id, "0" * 12, key_id.upper(), key_id[:-1]])
+    return st.builds(lambda i, s: f"Bearer mnemo_{i}_{s}".encode(), ids, secret)
+
+
+def test_of_any_authorization_header_only_a_live_key_acts_as_a_tenant(
+    tmp_path: Path, keyed: Settings
+) -> None:
+    registry = Registry(tmp_path / "tenants.sqlite3")
+    issued = anyio.run(registry.create, "ada")
+    answers: list[Any] = []
+
+    async def app(scope: Any, receive: Any, send: Any) -> None:
+        answers.append(scope["state"]["tenant"])
+
+    guarded = TenantAuth(app, keyed, registry)
+
+    async def status_of(header: bytes) -> int:
+        sent: list[dict[str, Any]] = []
+
+        async def send(message: dict[str, Any]) -> None:
+            sent.append(message)
+
+        async def receive() -> dict[str, Any]:
+            return {"type": "http.request", "body": b""}
+
+        headers = [(b"authorization", header)]
+        scope = {
+            "type": "http",
+            "method": "GET",
+            "path": "/memories",
+            "headers": headers,
+            "query_string": b"",
+        }
+        answers.clear()
+        await guarded(scope, receive, send)
+        return int(sent[0]["status"]) if sent else 200
+
+    @hypothesis.settings(max_examples=300, deadline=None, derandomize=True, database=None)
+    @hypothesis.given(header=st.one_of(st.binary(max_size=200), key_like(issued.key_id)))
+    def refused(header: bytes) -> None:
+        assert anyio.run(status_of, header) == 401 and not answers
+
+    try:
+        refused()
+        assert anyio.run(status_of, f"Bearer {issued.api_key}".encode()) == 200 and answers == ["ada"]
+    finally:
+        registry.close()
