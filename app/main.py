@@ -42,17 +42,22 @@ def create_app(
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        if services is not None:
+            serve(services)
+            async with mcp_session(mcp):
+                try:
+                    yield
+                finally:
+                    await services.aclose()
+            return
+        async with open_services(settings) as built, mcp_session(mcp):
+            serve(built)
+            yield
+
+    @asynccontextmanager
+    async def lifespan_and_registry(app: FastAPI) -> AsyncIterator[None]:
         try:
-            if services is not None:
-                serve(services)
-                async with mcp_session(mcp):
-                    try:
-                        yield
-                    finally:
-                        await services.aclose()
-                return
-            async with open_services(settings) as built, mcp_session(mcp):
-                serve(built)
+            async with lifespan(app):
                 yield
         finally:
             if registry is not None:
@@ -67,7 +72,7 @@ def create_app(
         title="Mnemo",
         version="0.1.0",
         summary="A local-first memory layer for LLMs served by llama.cpp",
-        lifespan=lifespan,
+        lifespan=lifespan_and_registry,
     )
     install_error_handlers(app)
     # The last added runs first: metrics count every answer, the key check comes before the limits
