@@ -1,4 +1,4 @@
-"""Where Mnemo may listen: loopback without keys, any interface with them; `python -m app` refuses too."""
+"""Mnemo starts without keys only on loopback, on a data folder without tenants; `python -m app` too."""
 
 from __future__ import annotations
 
@@ -11,6 +11,7 @@ from pydantic import SecretStr
 from app import __main__ as entry
 from app.binding import is_loopback, unguarded
 from app.settings import Settings
+from app.tenants.registry import Registry
 
 
 def make(**values: Any) -> Settings:
@@ -24,11 +25,21 @@ def test_loopback_hosts() -> None:
         assert not is_loopback(host), host
 
 
-def test_only_an_unguarded_open_binding_is_refused() -> None:
-    assert unguarded(make()) is None
-    assert unguarded(make(host="0.0.0.0", admin_key=SecretStr("x" * 16))) is None
-    refusal = unguarded(make(host="0.0.0.0", port=9000))
+def test_only_an_unguarded_open_binding_is_refused(tmp_path: Path) -> None:
+    assert unguarded(make(data_dir=tmp_path)) is None
+    assert unguarded(make(data_dir=tmp_path, host="0.0.0.0", admin_key=SecretStr("x" * 16))) is None
+    refusal = unguarded(make(data_dir=tmp_path, host="0.0.0.0", port=9000))
     assert refusal is not None and "0.0.0.0:9000" in refusal and "MNEMO_ADMIN_KEY" in refusal
+
+
+async def test_a_data_folder_with_tenants_is_not_served_without_keys(tmp_path: Path) -> None:
+    registry = Registry(tmp_path / "tenants.sqlite3")
+    await registry.create("ada")
+    registry.close()
+    refusal = unguarded(make(data_dir=tmp_path))
+    assert refusal is not None and "has tenants" in refusal and "MNEMO_ADMIN_KEY" in refusal
+    assert unguarded(make(data_dir=tmp_path, admin_key=SecretStr("x" * 16))) is None
+    assert unguarded(make(data_dir=tmp_path / "other")) is None
 
 
 def test_a_short_or_empty_admin_key(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -42,6 +53,7 @@ def test_the_uvicorn_entry_refuses_too(
 ) -> None:
     monkeypatch.chdir(tmp_path)
     monkeypatch.setenv("MNEMO_HOST", "0.0.0.0")
+    monkeypatch.setenv("MNEMO_DATA_DIR", str(tmp_path))
     monkeypatch.delenv("MNEMO_ADMIN_KEY", raising=False)
     ran: list[bool] = []
     monkeypatch.setattr(entry.uvicorn, "run", lambda *args, **kwargs: ran.append(True))
@@ -50,6 +62,5 @@ def test_the_uvicorn_entry_refuses_too(
     assert exit.value.code == 2 and not ran
     assert "refusing to listen on 0.0.0.0:8000 without keys" in capsys.readouterr().err
     monkeypatch.setenv("MNEMO_ADMIN_KEY", "k" * 20)
-    monkeypatch.setenv("MNEMO_DATA_DIR", str(tmp_path))
     entry.main()
     assert ran == [True]
