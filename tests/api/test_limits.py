@@ -30,6 +30,11 @@ async def chunks(size: int, pieces: int) -> AsyncIterator[bytes]:
         yield b"x" * size
 
 
+async def lines(line: bytes, count: int) -> AsyncIterator[bytes]:
+    for _ in range(count):
+        yield line
+
+
 async def test_a_body_over_the_cap_is_a_413_with_or_without_content_length(
     settings: Settings, services: Services
 ) -> None:
@@ -70,6 +75,22 @@ async def test_the_imports_have_their_own_cap(settings: Settings, services: Serv
             "/conversations/import", content=line * 800, headers={"Content-Type": "application/x-ndjson"}
         )
         assert over.status_code == 413 and "MNEMO_MAX_IMPORT_BYTES" in over.json()["error"]["message"]
+        streamed = await http.post(  # no Content-Length: stopped as it streams, in its first chunk
+            "/conversations/import",
+            content=lines(line, 800),
+            headers={"Content-Type": "application/x-ndjson"},
+        )
+        assert streamed.status_code == 413
+        assert streamed.json()["error"]["code"] == "request_too_large"
+
+
+def test_the_memory_import_is_never_capped_above_what_its_route_reads(settings: Settings) -> None:
+    limits = RequestLimits(lambda *args: None, settings)  # type: ignore[arg-type]
+    assert limits.cap("/conversations/import") == 256 * 1024 * 1024
+    assert limits.cap("/memories/import") == 50_000_000
+    assert limits.cap("/memories") == 1024 * 1024
+    small = RequestLimits(lambda *args: None, settings.model_copy(update={"max_import_bytes": 4096}))  # type: ignore[arg-type]
+    assert small.cap("/memories/import") == 4096
 
 
 async def test_requests_over_the_rate_are_a_429_with_retry_after_per_tenant(
