@@ -117,6 +117,21 @@ async def test_a_key_acts_as_its_tenant(http: httpx.AsyncClient) -> None:
     assert (await http.get("/probe", headers=auth(bob["api_key"]))).json() == {"tenant": "bob"}
 
 
+async def test_the_api_serves_a_tenants_key_on_every_surface(http: httpx.AsyncClient) -> None:
+    key = auth((await new_tenant(http, "ada"))["api_key"])
+    memory = {"type": "general", "title": "Hives", "content": "Ada keeps three beehives"}
+    assert (await http.post("/memories", json=memory, headers=key)).status_code == 201
+    chat = await http.post(
+        "/chat", json={"conversation_id": "c1", "message": "hi", "stream": False}, headers=key
+    )
+    assert chat.status_code == 200, chat.text
+    assert (await http.get("/conversations/c1/messages", headers=key)).status_code == 200
+    v1 = await http.post(
+        "/v1/chat/completions", json={"messages": [{"role": "user", "content": "hi"}]}, headers=key
+    )
+    assert v1.status_code == 200, v1.text
+
+
 async def test_no_key_or_a_bad_one_is_a_401_saying_how_to_get_one(http: httpx.AsyncClient) -> None:
     ada = await new_tenant(http, "ada")
     for headers in [{}, auth("mnemo_nope"), auth(ADMIN), {"Authorization": ada["api_key"]}]:
