@@ -180,3 +180,10 @@ def test_loopback_or_keys_start(
     monkeypatch.setattr(run, "serve", serve)
     assert run_main(monkeypatch, tmp_path, MNEMO_HOST=host, MNEMO_ADMIN_KEY=admin_key) == 0
     assert served == [host]
+
+
+def test_the_banner_shows_the_key_headers_only_when_keys_are_on() -> None:
+    assert "Authorization" not in run.banner(make())
+    keyed = run.banner(make(admin_key="k" * 20))
+    assert 'POST http://127.0.0.1:8000/admin/tenants -H "Authorization: Bearer $MNEMO_ADMIN_KEY"' in keyed
+    assert "/chat -H 'Content-Type: application/json' -H \"Authorization: Bearer $MNEMO_API_KEY\"" in keyed
