@@ -88,7 +88,7 @@ class TenantAuth:
         if kind is Access.ADMIN:
             if token is None:
                 return "", (NO_ADMIN_KEY, False)
-            if not hmac.compare_digest(token.encode(), self.admin_key):
+            if not hmac.compare_digest(token.encode("latin-1"), self.admin_key):  # the bytes sent
                 return "", (BAD_ADMIN_KEY, True)
             return self.settings.tenant, None
         if token is None:
