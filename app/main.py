@@ -9,13 +9,17 @@ from fastapi import FastAPI
 from mcp.server.mcpserver import MCPServer
 
 from app.api import metrics as metrics_route
+from app.api.auth import TenantAuth
 from app.api.errors import install_error_handlers
+from app.api.limits import RequestLimits
 from app.api.metrics import RequestMetrics, TenantsCollector
-from app.api.routes import chat, conversations, health, memories, openai
+from app.api.openapi import declare_guards
+from app.api.routes import admin, chat, conversations, health, memories, openai
 from app.mcp.server import build_mcp_server, mcp_session
 from app.metrics import Metrics
 from app.settings import Settings
 from app.tenancy import Tenancy
+from app.tenants.registry import Registry
 from app.wiring import Services, open_tenancy
 
 
@@ -57,17 +61,34 @@ def create_app(
             serve(built)
             yield
 
-    mcp = build_mcp_server(lambda: app.state.services.require_memories())
+    @asynccontextmanager
+    async def lifespan_and_registry(app: FastAPI) -> AsyncIterator[None]:
+        try:
+            async with lifespan(app):
+                yield
+        finally:
+            if registry is not None:
+                registry.close()
+
+    # Keys are on when an admin key is configured; the registry file is opened on first use.
+    registry = Registry(settings.tenants_path) if settings.keys_on else None
+    # Each tool call acts on its key's tenant (read from app.state at the call, after the lifespan built it).
+    mcp = build_mcp_server(lambda tenant: app.state.tenants.memories_for(tenant), settings.tenant)
 
     app = FastAPI(
         title="Mnemo",
         version="0.1.0",
         summary="A local-first memory layer for LLMs served by llama.cpp",
-        lifespan=lifespan,
+        lifespan=lifespan_and_registry,
     )
     install_error_handlers(app)
+    # The last added runs first: metrics count every answer, the key check comes before the limits
+    # (which are per tenant), and both answer before any route reads a body.
+    app.add_middleware(RequestLimits, settings=settings)
+    app.add_middleware(TenantAuth, settings=settings, registry=registry)
     app.add_middleware(RequestMetrics, metrics=metrics)
     app.state.metrics = metrics
+    app.state.registry = registry
     metrics.watch(TenantsCollector(lambda: app.state.tenants))
     app.include_router(chat.router)
     app.include_router(conversations.router)
@@ -75,6 +96,9 @@ def create_app(
     app.include_router(health.router)
     app.include_router(memories.router)
     app.include_router(metrics_route.router)
+    if settings.keys_on:  # else the whole /admin tree is a 404
+        app.include_router(admin.router)
+    declare_guards(app, settings)
     mount_mcp(app, mcp, settings.host)
     app.state.mcp = mcp
     return app

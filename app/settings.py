@@ -5,10 +5,12 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field, field_validator, model_validator
+from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from app.llm.models import alias_of
+
+MIN_ADMIN_KEY = 16
 
 
 class Settings(BaseSettings):
@@ -22,6 +24,13 @@ class Settings(BaseSettings):
     data_dir: Path = Path("./data")
     tenant: str = "default"
     log_level: str = "info"
+
+    # Keys and limits (see README, "Running Mnemo for several people")
+    admin_key: SecretStr | None = None
+    api_key: SecretStr | None = None  # stdio MCP only: the tenant key it acts with
+    max_request_bytes: int = Field(1024 * 1024, ge=1024)
+    max_import_bytes: int = Field(256 * 1024 * 1024, ge=1024)
+    requests_per_minute: int = Field(0, ge=0)
 
     # llama.cpp server
     llm_base_url: str = ""
@@ -96,6 +105,22 @@ class Settings(BaseSettings):
     max_stored_memories: int = Field(0, ge=0)
     tenants_cached: int = Field(64, ge=1)  # tenants whose parts are kept built (least recently used go)
 
+    @field_validator("admin_key", "api_key", mode="before")
+    @classmethod
+    def _unset_when_empty(cls, value: object) -> object:
+        # `MNEMO_ADMIN_KEY=` in .env (as .env.example leaves it) means no key, not an empty one.
+        return None if value == "" else value
+
+    @field_validator("admin_key")
+    @classmethod
+    def _long_enough(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is not None and len(value.get_secret_value()) < MIN_ADMIN_KEY:
+            raise ValueError(
+                f"MNEMO_ADMIN_KEY must be at least {MIN_ADMIN_KEY} characters; make one with "
+                "python -c 'import secrets; print(secrets.token_urlsafe(32))'"
+            )
+        return value
+
     @field_validator("llm_base_url")
     @classmethod
     def _strip_slash(cls, value: str) -> str:
@@ -151,6 +176,15 @@ class Settings(BaseSettings):
     def starts_embedder(self) -> bool:
         """Whether `make run` starts its own embedding server: nomic, and no MNEMO_EMBEDDER_URL."""
         return self.embedder == "nomic" and not self.embedder_url
+
+    @property
+    def keys_on(self) -> bool:
+        """Whether requests need keys: an admin key is configured."""
+        return self.admin_key is not None
+
+    @property
+    def tenants_path(self) -> Path:
+        return self.data_dir / "tenants.sqlite3"
 
     @property
     def chroma_dir(self) -> Path:

@@ -128,9 +128,9 @@ def get_metrics(request: Request) -> Metrics:
 
 
 def scrape_allowed() -> None:
-    """Who may scrape: anyone who reaches the port, for now.
+    """Who may scrape: anyone who reaches the port while keys are off.
 
-    The seam for the admin key: when keys land, this dependency checks it (401 without).
+    With keys on, TenantAuth (app/api/auth.py) asks for the admin key before this route runs.
     """
 
 
