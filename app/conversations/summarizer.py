@@ -267,7 +267,7 @@ class SummaryScheduler:
         if conversation_id not in self._owed or conversation_id in self._running:
             return
         self._owed.pop(conversation_id, None)
-        await self._turn(conversation_id)
+        await self._turn(conversation_id, urgent=True)  # ahead of the queued folds a chat does not wait for
 
     def _ended(self) -> None:
         """A job ended: its room goes back, and the longest-owed conversation may take it."""
@@ -291,9 +291,9 @@ class SummaryScheduler:
         if self._after is not None:
             await self._after()
 
-    async def _turn(self, conversation_id: str) -> bool:
+    async def _turn(self, conversation_id: str, urgent: bool = False) -> bool:
         """One fold in the traffic lane: after every chat reply in flight, alone among background jobs."""
-        async with self._traffic.lane():
+        async with self._traffic.lane(urgent):
             self._folding.add(conversation_id)
             try:
                 return await self._fold(conversation_id)

@@ -36,7 +36,9 @@ class Traffic:
 
     def __init__(self, quiet: float = IMPORT_QUIET) -> None:
         self._replies: set[Reply] = set()
-        self._lane = asyncio.Lock()
+        self._lane = asyncio.Condition()
+        self._held = False  # a background job is in the lane
+        self._urgent = 0  # urgent jobs waiting for it: they go before the others
         self._quiet = quiet
         self._importing = 0
         self._imported_at = float("-inf")
@@ -85,8 +87,28 @@ class Traffic:
         return self._imported_at + self._quiet - time.monotonic()
 
     @asynccontextmanager
-    async def lane(self) -> AsyncIterator[None]:
-        """The one background job at a time, entered after the chat replies in flight."""
-        async with self._lane:
+    async def lane(self, urgent: bool = False) -> AsyncIterator[None]:
+        """The one background job at a time, entered after the chat replies in flight.
+
+        Jobs enter in turn, except `urgent` ones (a fold a waiting chat needs before its
+        prompt), which go before every job still waiting, though never into a job's middle.
+        """
+        await self._enter(urgent)
+        try:
             await self.idle()
             yield
+        finally:
+            async with self._lane:
+                self._held = False
+                self._lane.notify_all()
+
+    async def _enter(self, urgent: bool) -> None:
+        async with self._lane:
+            self._urgent += urgent
+            try:
+                await self._lane.wait_for(lambda: not self._held and (urgent or not self._urgent))
+                self._held = True
+            finally:
+                if urgent:
+                    self._urgent -= 1
+                    self._lane.notify_all()  # the others may go once no urgent job waits

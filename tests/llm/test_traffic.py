@@ -82,3 +82,48 @@ async def test_background_work_waits_for_imports_and_a_quiet_moment_after_them()
 async def test_with_no_import_idle_does_not_wait_for_the_quiet() -> None:
     traffic = Traffic(quiet=60)
     await asyncio.wait_for(traffic.idle(), 1)
+
+
+async def test_an_urgent_job_goes_before_the_jobs_waiting_but_not_into_the_running_ones_middle() -> None:
+    traffic = Traffic()
+    order: list[str] = []
+    release = {name: asyncio.Event() for name in ("a", "b", "c", "now")}
+
+    async def job(name: str, urgent: bool = False) -> None:
+        async with traffic.lane(urgent):
+            order.append(name)
+            await release[name].wait()
+
+    running = [asyncio.create_task(job("a")), asyncio.create_task(job("b")), asyncio.create_task(job("c"))]
+    await settle()
+    urgent = asyncio.create_task(job("now", urgent=True))
+    await settle()
+    assert order == ["a"]  # a keeps the lane; the urgent one waits for its end, not b's and c's
+    release["a"].set()
+    await settle()
+    assert order == ["a", "now"]
+    for name in ("now", "b", "c"):
+        release[name].set()
+    await asyncio.wait_for(asyncio.gather(*running, urgent), 5)
+    assert order == ["a", "now", "b", "c"]
+
+
+async def test_an_urgent_job_cancelled_while_waiting_lets_the_others_go() -> None:
+    traffic = Traffic()
+    order: list[str] = []
+    gate = asyncio.Event()
+
+    async def job(name: str, urgent: bool = False) -> None:
+        async with traffic.lane(urgent):
+            order.append(name)
+            if name == "a":
+                await gate.wait()
+
+    first, waiting = asyncio.create_task(job("a")), asyncio.create_task(job("b"))
+    await settle()
+    urgent = asyncio.create_task(job("now", urgent=True))
+    await settle()
+    urgent.cancel()
+    gate.set()
+    await asyncio.wait_for(asyncio.gather(first, waiting), 5)
+    assert order == ["a", "b"]
