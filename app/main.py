@@ -12,6 +12,7 @@ from app.api import metrics as metrics_route
 from app.api.errors import install_error_handlers
 from app.api.metrics import RequestMetrics, ServicesCollector
 from app.api.routes import chat, conversations, health, memories, openai
+from app.api.routes.ui import mount_ui
 from app.mcp.server import build_mcp_server, mcp_session
 from app.metrics import Metrics
 from app.settings import Settings
@@ -68,6 +69,7 @@ def create_app(
     app.include_router(health.router)
     app.include_router(memories.router)
     app.include_router(metrics_route.router)
+    mount_ui(app)
     mount_mcp(app, mcp, settings.host)
     app.state.mcp = mcp
     return app
