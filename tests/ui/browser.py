@@ -29,7 +29,9 @@ def require_chromium() -> None:
     if CHROMIUM.exists():
         return
     if os.environ.get("CI") == "true":
-        pytest.fail("CI must run the web page's tests, but /usr/bin/chromium is missing (.ci/run installs it)")
+        pytest.fail(
+            "CI must run the web page's tests, but /usr/bin/chromium is missing (.ci/run installs it)"
+        )
     pytest.skip("the web page's tests need Debian's chromium at /usr/bin/chromium (apt-get install chromium)")
 
 

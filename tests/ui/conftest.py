@@ -1,4 +1,4 @@
-"""The web page's fixtures: the app on fakes (real Chroma in a temp folder) served by uvicorn, and Chromium."""
+"""The web page's fixtures: the app on fakes (real Chroma in a temp folder) served by uvicorn; Chromium."""
 
 from __future__ import annotations
 

@@ -19,7 +19,11 @@ def test_a_message_streams_its_reply_with_the_memories_injected(served: Served, 
     history = [
         {"role": "user", "content": "My sister Zephyrine lives in Reykjavik."},
         {"role": "assistant", "content": "Noted."},
-        *[{"role": r, "content": f"Filler message {n} about weather"} for n in range(8) for r in ("user", "assistant")],
+        *[
+            {"role": r, "content": f"Filler message {n} about weather"}
+            for n in range(8)
+            for r in ("user", "assistant")
+        ],
     ]
     assert served.api.post(f"/conversations/{CID}/messages", json={"messages": history}).status_code == 201
     served.llm.script.chunks = ["Zephyrine ", "lives in ", "Reykjavik."]
@@ -33,8 +37,13 @@ def test_a_message_streams_its_reply_with_the_memories_injected(served: Served, 
     expect(turn.locator(".usage")).to_contain_text("cached")
 
     # The API stored what the page showed, and its last prompt injected what the page listed beside it.
-    stored = served.api.get(f"/conversations/{CID}/messages", params={"offset": len(history)}).json()["messages"]
-    assert [m["content"] for m in stored] == ["Where does my sister Zephyrine live?", "Zephyrine lives in Reykjavik."]
+    stored = served.api.get(f"/conversations/{CID}/messages", params={"offset": len(history)}).json()[
+        "messages"
+    ]
+    assert [m["content"] for m in stored] == [
+        "Where does my sister Zephyrine live?",
+        "Zephyrine lives in Reykjavik.",
+    ]
     context = served.api.get(f"/conversations/{CID}/context").json()
     side = turn.locator("aside.injected")
     expect(side.locator(".card.longterm")).to_have_count(len(context["long_term_memories"]))

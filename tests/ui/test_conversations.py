@@ -1,4 +1,4 @@
-"""Conversations and "why it knows" in the page: turns, summaries, the prompt by part, forget; the API agrees."""
+"""Conversations and why it knows, in the page: turns, summaries, the prompt by part, forget."""
 
 from __future__ import annotations
 
@@ -31,7 +31,9 @@ def seed(served: Served) -> None:
     memory = {"type": "user_preference", "title": "Tea", "content": "Ada drinks green tea", "pinned": True}
     assert served.api.post("/memories", json=memory).status_code == 201
     # One real turn, so there is a last prompt to explain.
-    said = served.api.post("/chat", json={"conversation_id": CID, "message": "Where does Zephyrine live?", "stream": False})
+    said = served.api.post(
+        "/chat", json={"conversation_id": CID, "message": "Where does Zephyrine live?", "stream": False}
+    )
     assert said.status_code == 200, said.text
 
 
@@ -43,7 +45,9 @@ def test_a_conversation_its_turns_and_summaries(served: Served, page: Page) -> N
         rows = page.locator("table.conversations tbody tr")
         expect(rows).to_have_count(len(listed.json()["conversations"]))
         row = rows.filter(has_text=CID)
-        expect(row).to_contain_text(str(next(c for c in listed.json()["conversations"] if c["conversation_id"] == CID)["turns"]))
+        expect(row).to_contain_text(
+            str(next(c for c in listed.json()["conversations"] if c["conversation_id"] == CID)["turns"])
+        )
         screenshot(page, "conversations")
         row.get_by_role("link", name=CID).click()
     else:  # the list is not served by this Mnemo: the page says so, with the API's message, and opens by id

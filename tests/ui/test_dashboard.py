@@ -15,11 +15,21 @@ def test_the_dashboard_draws_what_the_stats_say(served: Served, page: Page) -> N
     for n, (kind, tags) in enumerate(
         [("user_preference", ["ui"]), ("solution", ["db", "ops"]), ("solution", ["db"]), ("general", [])]
     ):
-        body = {"type": kind, "title": f"Memory {n}", "content": f"Distinct fact {n} about subject{n}", "tags": tags}
+        body = {
+            "type": kind,
+            "title": f"Memory {n}",
+            "content": f"Distinct fact {n} about subject{n}",
+            "tags": tags,
+        }
         assert served.api.post("/memories", json=body).status_code == 201
     served.llm.script.chunks = ["Hi", "!"]
     for message in ("Hello there", "How are you?"):
-        assert served.api.post("/chat", json={"conversation_id": "dash", "message": message, "stream": False}).status_code == 200
+        assert (
+            served.api.post(
+                "/chat", json={"conversation_id": "dash", "message": message, "stream": False}
+            ).status_code
+            == 200
+        )
     page.goto(served.ui + "#/chat/dash")
     page.get_by_role("textbox", name="Message").fill("One more from the page")
     page.get_by_role("button", name="Send").click()

@@ -50,7 +50,9 @@ def test_add_edit_search_pin_delete_and_undo(served: Served, page: Page) -> None
     assert [m["title"] for m in stored] == ["Bees", "Database", "Theme"]
     expect(page.locator("li.memory .title")).to_have_text(["Bees", "Database", "Theme"])
     theme = next(m for m in stored if m["title"] == "Theme")
-    assert theme["type"] == "user_preference" and theme["tags"] == ["ui", "editor"] and theme["source"] == "user"
+    assert (
+        theme["type"] == "user_preference" and theme["tags"] == ["ui", "editor"] and theme["source"] == "user"
+    )
     screenshot(page, "memories")
 
     # Edit: a correction in place, the history shown beside the form.
@@ -95,7 +97,11 @@ def test_add_edit_search_pin_delete_and_undo(served: Served, page: Page) -> None
 def test_filters_paging_and_the_apis_own_errors(served: Served, page: Page) -> None:
     for n in range(23):
         kind = "solution" if n % 2 else "general"
-        body = {"type": kind, "title": f"Note {n:02d}", "content": f"Unrelated note number {n} about topic{n}"}
+        body = {
+            "type": kind,
+            "title": f"Note {n:02d}",
+            "content": f"Unrelated note number {n} about topic{n}",
+        }
         assert served.api.post("/memories", json=body).status_code == 201
     page.goto(served.ui)
     # Paging: 20 a page, the rest on the next.

@@ -31,7 +31,13 @@ class RequireKey:
             self.seen.append(given)
             if given != f"Bearer {KEY}":
                 body = b'{"error": {"code": "unauthorized", "message": "A valid API key is required."}}'
-                await send({"type": "http.response.start", "status": 401, "headers": [(b"content-type", b"application/json")]})
+                await send(
+                    {
+                        "type": "http.response.start",
+                        "status": 401,
+                        "headers": [(b"content-type", b"application/json")],
+                    }
+                )
                 await send({"type": "http.response.body", "body": body})
                 return
         await self.app(scope, receive, send)
@@ -44,7 +50,9 @@ def locked(settings: Settings, services: Services) -> Iterator[tuple[str, Requir
         yield url, guard
 
 
-def test_the_page_asks_for_a_key_on_401_and_sends_it_on_every_call(locked: tuple[str, RequireKey], page: Page) -> None:
+def test_the_page_asks_for_a_key_on_401_and_sends_it_on_every_call(
+    locked: tuple[str, RequireKey], page: Page
+) -> None:
     url, guard = locked
     page.goto(f"{url}/ui")  # the bare path leads to the page's folder
     dialog = page.locator("#key-dialog")
@@ -66,7 +74,11 @@ def test_the_page_asks_for_a_key_on_401_and_sends_it_on_every_call(locked: tuple
 
 def test_without_keys_it_just_works_and_the_bare_path_redirects(served: Served, page: Page) -> None:
     assert served.api.get("/ui", follow_redirects=False).status_code in (302, 307)
-    assert served.api.get("/ui/js/main.js").headers["content-type"].startswith(("text/javascript", "application/javascript"))
+    assert (
+        served.api.get("/ui/js/main.js")
+        .headers["content-type"]
+        .startswith(("text/javascript", "application/javascript"))
+    )
     page.goto(served.url + "/ui")
     expect(page.get_by_role("heading", name="Memories")).to_be_visible()
     expect(page.locator("#key-dialog")).to_be_hidden()
@@ -74,9 +86,16 @@ def test_without_keys_it_just_works_and_the_bare_path_redirects(served: Served, 
 
 @pytest.mark.parametrize("view", ["memories", "conversations", "why", "chat", "dashboard"])
 def test_every_view_fits_a_phone(served: Served, browser: Browser, view: str) -> None:
-    body = {"type": "user_preference", "title": "Theme", "content": "User prefers a dark theme", "tags": ["ui"]}
+    body = {
+        "type": "user_preference",
+        "title": "Theme",
+        "content": "User prefers a dark theme",
+        "tags": ["ui"],
+    }
     served.api.post("/memories", json=body)
-    served.api.post("/chat", json={"conversation_id": "phone", "message": "Hello from a phone", "stream": False})
+    served.api.post(
+        "/chat", json={"conversation_id": "phone", "message": "Hello from a phone", "stream": False}
+    )
     context = browser.new_context(viewport=PHONE, is_mobile=True, has_touch=True)  # type: ignore[arg-type]
     page = context.new_page()
     try:
@@ -84,7 +103,9 @@ def test_every_view_fits_a_phone(served: Served, browser: Browser, view: str) ->
         page.goto(served.ui + f"#/{target}")
         expect(page.locator("main h1")).to_be_visible()
         page.wait_for_load_state("networkidle")
-        assert page.evaluate("document.documentElement.scrollWidth <= window.innerWidth + 1"), "scrolls sideways"
+        assert page.evaluate("document.documentElement.scrollWidth <= window.innerWidth + 1"), (
+            "scrolls sideways"
+        )
         screenshot(page, f"phone-{view}")
     finally:
         context.close()
