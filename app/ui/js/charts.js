@@ -27,7 +27,7 @@ export function bars(entries, { label = "", format = String } = {}) {
   });
   entries.forEach(([name, value], n) => {
     const y = n * rowHeight;
-    const barWidth = ((width - labelWidth - 60) * value) / max;
+    const barWidth = ((width - labelWidth - 80) * value) / max;
     chart.append(
       svg("text", { x: labelWidth - 6, y: y + 17, "text-anchor": "end", class: "label" }, name),
       svg("rect", { x: labelWidth, y: y + 5, width: Math.max(value ? 2 : 0, barWidth), height: rowHeight - 10, rx: 3, class: "bar" }, title(`${name}: ${format(value)}`)),
@@ -59,7 +59,13 @@ export function columns(entries, { label = "" } = {}) {
   const height = 120;
   const col = 24;
   const width = Math.max(200, entries.length * (col + 6) + 30);
-  const chart = svg("svg", { viewBox: `0 0 ${width} ${height + 20}`, class: "chart columns", role: "img", "aria-label": label });
+  const chart = svg("svg", {
+    viewBox: `0 0 ${width} ${height + 20}`,
+    class: "chart columns",
+    role: "img",
+    "aria-label": label,
+    style: `max-width: ${width}px`,
+  });
   chart.append(
     svg("line", { x1: 24, y1: height, x2: width, y2: height, class: "axis" }),
     svg("text", { x: 0, y: 10, class: "label" }, "100%"),

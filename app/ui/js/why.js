@@ -94,15 +94,19 @@ function budgetBar(byPart, context) {
   return h(
     "figure",
     { class: "budget" },
-    stacked(parts, Math.max(context.budget, context.prompt_tokens), { label: "Token budget by part" }),
+    stacked(parts, context.prompt_tokens, { label: "The prompt's tokens by part" }),
+    stacked([{ label: "prompt", value: context.prompt_tokens, cls: "used" }], Math.max(context.budget, context.prompt_tokens), {
+      label: "The prompt within its budget",
+    }),
     h(
       "figcaption",
       { class: "legend" },
       byPart
         .filter((p) => p.tokens > 0)
         .map((p) => h("span", { class: "key", dataset: { part: p.part } }, h("i", { class: `swatch part-${p.part}` }), `${p.label} ~${p.tokens}`)),
+      h("small", { class: "muted" }, "(the total is counted exactly, its split by characters)"),
+      h("span", { class: "key" }, h("i", { class: "swatch used" }), `prompt ${context.prompt_tokens} of the budget ${context.budget}`),
       h("span", { class: "key" }, h("i", { class: "swatch free" }), `free ${free}`),
-      h("small", { class: "muted" }, " (total counted exactly; split by characters)"),
     ),
   );
 }
