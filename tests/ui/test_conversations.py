@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import pytest
-from playwright.sync_api import Page, expect
+from httpx import URL
+from playwright.sync_api import Page, Route, expect
 
 from tests.ui.browser import screenshot
 from tests.ui.conftest import Served
@@ -108,3 +109,38 @@ def test_forget_asks_first_then_the_api_has_nothing(served: Served, page: Page) 
     page.locator("dialog[open]").get_by_role("button", name="Forget").click()
     expect(page.locator(".toast").filter(has_text="Forgot")).to_be_visible()
     assert served.api.get(f"/conversations/{CID}/messages").json()["total"] == 0
+
+
+def test_the_list_pages_through_conversations_as_the_contract_says(served: Served, page: Page) -> None:
+    # GET /conversations as its contract states it, answered in the browser: the list's paging and columns.
+    everyone = [
+        {
+            "conversation_id": f"c{n:02d}",
+            "turns": 2 * n,
+            "summaries": n // 4,
+            "first_activity": "2026-01-01T10:00:00Z",
+            "last_activity": f"2026-02-{n + 1:02d}T10:00:00Z",
+        }
+        for n in range(25)
+    ]
+    asked: list[str] = []
+
+    def answer(route: Route) -> None:
+        url = URL(route.request.url)
+        asked.append(str(url.query, "ascii"))
+        limit, offset = int(url.params["limit"]), int(url.params["offset"])
+        shown = everyone[offset : offset + limit]
+        route.fulfill(json={"conversations": shown, "total": 25, "limit": limit, "offset": offset})
+
+    page.route("**/conversations?*", answer)
+    page.goto(served.ui + "#/conversations")
+    rows = page.locator("table.conversations tbody tr")
+    expect(rows).to_have_count(20)
+    expect(rows.first).to_contain_text("c00")
+    expect(page.locator(".pager")).to_contain_text("1–20 of 25 conversations")
+    page.get_by_role("button", name="Next →").click()
+    expect(rows).to_have_count(5)
+    expect(rows.last.locator("td").nth(1)).to_have_text("48")
+    assert asked == ["limit=20&offset=0", "limit=20&offset=20"]
+    rows.last.get_by_role("link", name="c24").click()
+    expect(page.locator(".conversation-id")).to_have_text("c24")

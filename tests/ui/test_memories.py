@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from pathlib import Path
 
 import pytest
 from playwright.sync_api import Page, expect
@@ -145,3 +146,29 @@ def test_cleanup_shows_its_dry_run_before_it_changes_anything(served: Served, pa
     expect(page.locator("details.cleanup .result")).to_contain_text("Done: archive 2")
     assert len(memories(served)) == 2
     expect(page.locator("li.memory")).to_have_count(2)
+
+
+def test_export_then_import_through_the_page(served: Served, page: Page, tmp_path: Path) -> None:
+    for n in range(3):
+        body = {"type": "general", "title": f"Fact {n}", "content": f"Fact number {n} about thing{n}"}
+        assert served.api.post("/memories", json=body).status_code == 201
+    page.goto(served.ui)
+    with page.expect_download() as download:
+        page.get_by_role("button", name="Export JSONL").click()
+    exported = tmp_path / "export.jsonl"
+    download.value.save_as(exported)
+    # The same file as the API's export, but for the header's time of export.
+    assert exported.read_text().splitlines()[1:] == served.api.get("/memories/export").text.splitlines()[1:]
+
+    # Delete everything, then import the file back through the page: the same memories, ids and all.
+    before = {m["id"]: m["content"] for m in memories(served)}
+    for memory_id in before:
+        assert served.api.delete(f"/memories/{memory_id}").status_code == 200
+    page.reload()
+    expect(page.locator("li.empty")).to_be_visible()
+    page.locator("details.import summary").click()
+    page.locator("details.import input[type=file]").set_input_files(exported)
+    page.locator("details.import").get_by_role("button", name="Import").click()
+    expect(page.locator("details.import .result")).to_contain_text("Imported 3")
+    assert {m["id"]: m["content"] for m in memories(served)} == before
+    expect(page.locator("li.memory")).to_have_count(3)
