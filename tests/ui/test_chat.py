@@ -66,3 +66,24 @@ def test_an_error_before_the_stream_is_the_apis_message(served: Served, page: Pa
     said = served.api.post("/chat", json={"conversation_id": CID, "message": "Hello?"})
     assert said.status_code == 503
     expect(page.locator("article.turn.done .error")).to_contain_text(said.json()["error"]["message"])
+
+
+def test_a_reply_broken_off_mid_stream_shows_the_error_and_is_marked_incomplete(
+    served: Served, page: Page
+) -> None:
+    served.llm.script.chunks = ["Half ", "a reply", " never sent"]
+    served.llm.script.fail_after = 2
+    page.goto(served.ui + f"#/chat/{CID}")
+    page.get_by_role("textbox", name="Message").fill("Tell me a story")
+    page.get_by_role("button", name="Send").click()
+    turn = page.locator("article.turn.done")
+    expect(turn.locator(".reply")).to_have_text("Half a reply")
+    expect(turn.locator(".error")).to_contain_text("llama.cpp broke off the reply")
+
+    # The API kept the partial reply, marked incomplete; the conversation's view marks it too.
+    stored = served.api.get(f"/conversations/{CID}/messages").json()["messages"]
+    pairs = [(m["content"], m["incomplete"]) for m in stored]
+    assert pairs == [("Tell me a story", False), ("Half a reply", True)]
+    page.goto(served.ui + f"#/conversations/{CID}")
+    expect(page.locator(".turns .message.incomplete .text")).to_have_text(["Half a reply"])
+    expect(page.locator(".turns .message.incomplete .badge")).to_have_text("incomplete")
