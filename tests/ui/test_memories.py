@@ -172,3 +172,21 @@ def test_export_then_import_through_the_page(served: Served, page: Page, tmp_pat
     expect(page.locator("details.import .result")).to_contain_text("Imported 3")
     assert {m["id"]: m["content"] for m in memories(served)} == before
     expect(page.locator("li.memory")).to_have_count(3)
+
+
+def test_edit_shows_the_supersession_history_the_api_keeps(served: Served, page: Page) -> None:
+    old = {"type": "user_preference", "title": "Theme", "content": "User prefers a dark theme"}
+    first = served.api.post("/memories", json=old).json()["memory"]
+    new = {**old, "content": "User switched to a light theme", "supersedes": first["id"]}
+    second = served.api.post("/memories", json=new)
+    assert second.json()["outcome"] == "superseded"
+    page.goto(served.ui)
+    expect(page.locator("li.memory")).to_have_count(1)  # the closed version is not current
+    card(page, "Theme").get_by_role("button", name="Edit").click()
+    history = served.api.get(f"/memories/{second.json()['memory']['id']}/history").json()["versions"]
+    versions = page.locator("dialog[open] .versions li")
+    expect(versions).to_have_count(len(history))
+    expect(versions.locator("p")).to_have_text([v["content"] for v in history])
+    expect(versions.first.locator(".badge")).to_have_text("closed")
+    expect(versions.last.locator(".badge")).to_have_text("current")
+    screenshot(page, "memory-history")
