@@ -150,3 +150,7 @@ def test_an_embedder_that_cannot_start_is_a_message_and_exit_1_and_the_chat_serv
     assert code == 1
     assert "mnemo: cannot start the embedding server: llama-quantize failed (1)" in out
     assert stopped == ["http://chat"]
+
+
+def test_the_banner_gives_the_web_pages_address() -> None:
+    assert "The web page: http://127.0.0.1:8123/ui/" in run.banner(make(port=8123))
