@@ -10,10 +10,16 @@ const TOP_TAGS = 12;
 
 export async function render(root) {
   root.append(h("div", { class: "view-head" }, h("h1", {}, "Dashboard"), h("button", { type: "button", onclick: () => rerender(root) }, "Refresh")));
-  const [stats, ready, cache] = await Promise.allSettled([getJson("/memories/stats"), readiness(), cacheTotals()]);
+  const [stats, ready, cache, listed] = await Promise.allSettled([
+    getJson("/memories/stats"),
+    readiness(),
+    cacheTotals(),
+    getJson("/conversations", { limit: 1, offset: 0 }),
+  ]);
   const grid = h("div", { class: "dashboard" });
   root.append(grid);
-  if (ready.status === "fulfilled") grid.append(readyCard(ready.value));
+  const conversations = listed.status === "fulfilled" ? listed.value.total : null;
+  if (ready.status === "fulfilled") grid.append(readyCard(ready.value, conversations));
   else grid.append(panel("Service", errorBox(ready.reason)));
   if (stats.status === "rejected") {
     grid.append(panel("Memories", errorBox(stats.reason)));
@@ -64,7 +70,7 @@ function stat(label, value, cls = "") {
   return h("div", { class: `stat ${cls}` }, h("span", { class: "value" }, String(value)), h("span", { class: "label muted" }, label));
 }
 
-function readyCard(ready) {
+function readyCard(ready, conversations) {
   const queue = ready.summary_queue || {};
   return panel(
     "Service",
@@ -76,6 +82,7 @@ function readyCard(ready) {
       stat("store", ready.store, ready.store === "ok" ? "ok" : "bad"),
       ready.context_tokens !== undefined ? stat("context tokens", ready.context_tokens) : null,
       ready.token_counts ? stat("token counts", ready.token_counts) : null,
+      conversations === null ? null : stat("conversations", conversations),
       stat("summaries queued", queue.queued ?? 0),
       stat("summaries running", queue.running ?? 0),
       stat("dropped (cap)", queue.dropped ?? 0),
