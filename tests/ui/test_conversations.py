@@ -144,3 +144,25 @@ def test_the_list_pages_through_conversations_as_the_contract_says(served: Serve
     assert asked == ["limit=20&offset=0", "limit=20&offset=20"]
     rows.last.get_by_role("link", name="c24").click()
     expect(page.locator(".conversation-id")).to_have_text("c24")
+
+
+def test_why_it_knows_without_an_id_offers_the_listed_conversations(served: Served, page: Page) -> None:
+    listed = {
+        "conversations": [
+            {
+                "conversation_id": "ada",
+                "turns": 4,
+                "summaries": 0,
+                "first_activity": "2026-01-01T10:00:00Z",
+                "last_activity": "2026-01-02T10:00:00Z",
+            }
+        ],
+        "total": 1,
+        "limit": 10,
+        "offset": 0,
+    }
+    page.route("**/conversations?*", lambda route: route.fulfill(json=listed))
+    page.goto(served.ui + "#/why")
+    page.locator("ul.recent").get_by_role("link", name="ada").click()
+    expect(page).to_have_url(served.ui + "#/why/ada")
+    expect(page.locator(".context-result .error")).to_contain_text("No prompt was sent")

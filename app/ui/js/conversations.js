@@ -31,6 +31,23 @@ export function openById(view, label = "Open") {
   );
 }
 
+/** The most recently listed conversations as links into `view`, or nothing when this Mnemo lists none. */
+export async function recentLinks(view, limit = 10) {
+  try {
+    const page = await getJson("/conversations", { limit, offset: 0 });
+    if (!page.conversations.length) return null;
+    return h(
+      "ul",
+      { class: "recent" },
+      page.conversations.map((c) =>
+        h("li", {}, h("a", { href: link(view, c.conversation_id) }, c.conversation_id), h("span", { class: "muted" }, ` ${c.turns} turns · ${when(c.last_activity)}`)),
+      ),
+    );
+  } catch {
+    return null; // the form above still opens any conversation by id
+  }
+}
+
 async function renderList(root, offset = 0) {
   const status = h("div", { class: "status" });
   const table = h("div", { class: "table-wrap" });

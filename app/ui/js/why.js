@@ -3,7 +3,7 @@
 
 import { getJson, sendJson } from "./api.js";
 import { stacked } from "./charts.js";
-import { link, openById, path } from "./conversations.js";
+import { link, openById, path, recentLinks } from "./conversations.js";
 import { clear, errorBox, guarded, h, when } from "./dom.js";
 import { PARTS, split, tokensByPart } from "./prompt.js";
 
@@ -14,6 +14,8 @@ export async function render(root, id) {
       h("p", {}, "Pick a conversation to see the last prompt Mnemo sent for it, or to preview the prompt for any question."),
       openById("why", "Show"),
     );
+    const recent = await recentLinks("why");
+    if (recent) root.append(h("h2", {}, "Recent conversations"), recent);
     return;
   }
   const result = h("div", { class: "context-result" });
