@@ -89,10 +89,11 @@ export function confirmDialog(title, text, confirmLabel) {
   });
 }
 
-export function when(iso) {
-  if (!iso) return "";
-  const date = new Date(iso);
-  return Number.isNaN(date.getTime()) ? String(iso) : date.toISOString().slice(0, 16).replace("T", " ") + " UTC";
+/** A time as "YYYY-MM-DD HH:MM UTC", from ISO-8601 text or epoch seconds. */
+export function when(moment) {
+  if (moment === null || moment === undefined || moment === "") return "";
+  const date = new Date(typeof moment === "number" ? moment * 1000 : moment);
+  return Number.isNaN(date.getTime()) ? String(moment) : date.toISOString().slice(0, 16).replace("T", " ") + " UTC";
 }
 
 export function bytes(n) {
