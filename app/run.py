@@ -123,10 +123,11 @@ def banner(settings: Settings) -> str:
     embeddings = f", embeddings: {settings.embedder_root}" if settings.embedder_root else ""
     return f"""
 Mnemo is ready at {url}  (API docs: {url}/docs, llama.cpp: {settings.llm_url}{embeddings})
-The web page: {url}/ui/
 
   curl -N {url}/chat -H 'Content-Type: application/json' \\
        -d '{{"conversation_id": "demo", "message": "Hi! My name is Ada."}}'
+
+  The web page: {url}/ui/
 
 Press Ctrl-C to stop.
 """
