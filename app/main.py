@@ -69,7 +69,7 @@ def create_app(
     app.include_router(health.router)
     app.include_router(memories.router)
     app.include_router(metrics_route.router)
-    mount_ui(app)
     mount_mcp(app, mcp, settings.host)
     app.state.mcp = mcp
+    mount_ui(app)
     return app
