@@ -89,7 +89,7 @@ async function earlier(transcript, conversationId) {
     transcript.append(
       h(
         "details",
-        { class: "earlier" },
+        { class: "earlier", open: true },
         h("summary", {}, `${page.total} stored turns${offset ? ` (the last ${page.messages.length} here)` : ""}`),
         h("ol", { class: "messages" }, page.messages.map(message)),
       ),
