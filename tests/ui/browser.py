@@ -50,4 +50,5 @@ def chromium() -> Iterator[Browser]:
 def screenshot(page: Page, name: str) -> None:
     """The page as the README shows it: docs/ui/<name>.png."""
     SHOTS.mkdir(parents=True, exist_ok=True)
+    page.evaluate("document.getElementById('toasts')?.replaceChildren()")  # passing notices, not the view
     page.screenshot(path=SHOTS / f"{name}.png", full_page=True)
