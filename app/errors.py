@@ -28,6 +28,35 @@ class NotFound(MnemoError):
     code = "not_found"
 
 
+class StorageFull(MnemoError):
+    """A write would take a tenant past its cap on stored turns or memories; nothing was written."""
+
+    status_code = 429
+    code = "storage_full"
+
+
+class OverStorageCap(StorageFull):
+    """One request holds more than a tenant may store at all; nothing was written."""
+
+    status_code = 413
+    code = "over_storage_cap"
+
+
+def check_room(what: str, setting: str, cap: int, stored: int, adding: int) -> None:
+    """Raise if `adding` more `what` would take a tenant storing `stored` past `cap` (0: no cap)."""
+    if cap <= 0 or adding <= 0 or stored + adding <= cap:
+        return
+    if adding > cap:
+        raise OverStorageCap(
+            f"This request would store {adding} {what}, more than the {cap} a tenant may store "
+            f"({setting}); nothing was stored."
+        )
+    raise StorageFull(
+        f"{stored} {what} are stored of the {cap} allowed ({setting}); these {adding} would go past the "
+        f"cap, so nothing was stored. Delete some to make room; what is stored is kept."
+    )
+
+
 class LLMUnavailable(MnemoError):
     """llama.cpp cannot be reached (before anything was streamed)."""
 

@@ -17,7 +17,7 @@ from typing import Annotated, Any
 from pydantic import BeforeValidator
 
 NUMBER = re.compile(r"[-+]?(\d+\.?\d*|\.\d+)([eE][-+]?\d+)?")
-# A conversation id, a project name, a memory id in an export: 1-128 of these characters.
+# A conversation id, a project name, a tenant name, a memory id in an export: 1-128 of these characters.
 NAME_CHARS = "[A-Za-z0-9._:-]"
 NAME = re.compile(NAME_CHARS + "{1,128}")
 NAME_PATTERN = f"^{NAME.pattern}$"
@@ -46,6 +46,12 @@ JsonDateTime = Annotated[datetime, BeforeValidator(json_string)]
 def check_conversation_id(value: str) -> str:
     if not NAME.fullmatch(value):
         raise ValueError(f"conversation_id must be {NAME_RULE}")
+    return value
+
+
+def check_tenant(value: str) -> str:
+    if not NAME.fullmatch(value):
+        raise ValueError(f"a tenant name must be {NAME_RULE}")
     return value
 
 

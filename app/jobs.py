@@ -73,3 +73,32 @@ class Background:
         for task in list(self._tasks):
             task.cancel()
         await asyncio.gather(*list(self._tasks), return_exceptions=True)
+
+
+class Backlog:
+    """A cap on background jobs queued or running, shared by every tenant's scheduler of one kind.
+
+    Each tenant has its own schedulers (its own conversations and memories), but the model and
+    the cores are shared, so how much background work may wait is counted once for all. Also
+    counts, across tenants, the jobs refused for the cap and those that failed.
+    """
+
+    def __init__(self, limit: int) -> None:
+        self.limit = max(limit, 1)
+        self.held = 0  # jobs queued or running now
+        self.started = 0
+        self.dropped = 0
+        self.succeeded = 0  # what the schedulers count as done (summaries written, jobs finished)
+        self.failures = 0
+
+    def take(self) -> bool:
+        """Room for one more job (then `give` it back when it ends); False, counted dropped, if full."""
+        if self.held >= self.limit:
+            self.dropped += 1
+            return False
+        self.held += 1
+        self.started += 1
+        return True
+
+    def give(self) -> None:
+        self.held = max(self.held - 1, 0)

@@ -15,6 +15,7 @@ from types import FrameType
 import httpx
 import uvicorn
 
+from app.binding import UNGUARDED_EXIT, unguarded
 from app.llm.models import MODELS, ModelError, resolve
 from app.llm.nomic import NOMIC, QUANTIZED, ensure, quantize
 from app.llm.server import (
@@ -121,10 +122,20 @@ def start_servers(settings: Settings, started: list[LlamaServer]) -> None:
 def banner(settings: Settings) -> str:
     url = f"http://{settings.host}:{settings.port}"
     embeddings = f", embeddings: {settings.embedder_root}" if settings.embedder_root else ""
+    key = ""
+    if settings.keys_on:
+        key = ' -H "Authorization: Bearer $MNEMO_API_KEY"'
+        key_note = f"""
+  Keys are on: every route but /health, /ready, /docs and /ui needs a key. Make one with
+  curl -X POST {url}/admin/tenants -H "Authorization: Bearer $MNEMO_ADMIN_KEY" \\
+       -H 'Content-Type: application/json' -d '{{"name": "ada"}}'
+"""
+    else:
+        key_note = ""
     return f"""
 Mnemo is ready at {url}  (API docs: {url}/docs, llama.cpp: {settings.llm_url}{embeddings})
-
-  curl -N {url}/chat -H 'Content-Type: application/json' \\
+{key_note}
+  curl -N {url}/chat -H 'Content-Type: application/json'{key} \\
        -d '{{"conversation_id": "demo", "message": "Hi! My name is Ada."}}'
 
   The web page: {url}/ui/
@@ -162,6 +173,9 @@ def _stop_on_sigterm(signum: int, frame: FrameType | None) -> None:
 
 def main() -> None:
     settings = Settings()
+    if refusal := unguarded(settings):
+        print(f"mnemo: {refusal}", file=sys.stderr, flush=True)
+        sys.exit(UNGUARDED_EXIT)
     logging.basicConfig(level=settings.log_level.upper(), format="%(levelname)s %(name)s: %(message)s")
     signal.signal(signal.SIGTERM, _stop_on_sigterm)
     started: list[LlamaServer] = []

@@ -5,10 +5,12 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field, field_validator, model_validator
+from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from app.llm.models import alias_of
+
+MIN_ADMIN_KEY = 16
 
 
 class Settings(BaseSettings):
@@ -22,6 +24,13 @@ class Settings(BaseSettings):
     data_dir: Path = Path("./data")
     tenant: str = "default"
     log_level: str = "info"
+
+    # Keys and limits (see README, "Running Mnemo for several people")
+    admin_key: SecretStr | None = None
+    api_key: SecretStr | None = None  # stdio MCP only: the tenant key it acts with
+    max_request_bytes: int = Field(1024 * 1024, ge=1024)
+    max_import_bytes: int = Field(256 * 1024 * 1024, ge=1024)
+    requests_per_minute: int = Field(0, ge=0)
 
     # llama.cpp server
     llm_base_url: str = ""
@@ -63,6 +72,8 @@ class Settings(BaseSettings):
     summary_lookback: int = Field(64, ge=1)
     summary_max_per_conversation: int = Field(2, ge=1)
     summary_max_queued: int = Field(8, ge=1)
+    # Background model calls start this many seconds after an import's last append (app/llm/traffic.py).
+    import_quiet: float = Field(2.0, ge=0.0)
     summary_share: float = Field(0.25, ge=0.0, le=1.0)
     memory_share: float = Field(0.25, ge=0.0, le=1.0)
     memory_share_past: float = Field(0.5, ge=0.0, le=1.0)
@@ -87,6 +98,28 @@ class Settings(BaseSettings):
     extraction_enabled: bool = True
     extraction_retries: int = Field(2, ge=0, le=10)
     extraction_max_items: int = Field(3, ge=1, le=10)
+    extraction_max_queued: int = Field(32, ge=1)  # long-term jobs waiting or running, all tenants together
+
+    # Per-tenant caps on what is stored (0: no cap); a write past one is refused, nothing stored is lost
+    max_stored_turns: int = Field(0, ge=0)
+    max_stored_memories: int = Field(0, ge=0)
+    tenants_cached: int = Field(64, ge=1)  # tenants whose parts are kept built (least recently used go)
+
+    @field_validator("admin_key", "api_key", mode="before")
+    @classmethod
+    def _unset_when_empty(cls, value: object) -> object:
+        # `MNEMO_ADMIN_KEY=` in .env (as .env.example leaves it) means no key, not an empty one.
+        return None if value == "" else value
+
+    @field_validator("admin_key")
+    @classmethod
+    def _long_enough(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is not None and len(value.get_secret_value()) < MIN_ADMIN_KEY:
+            raise ValueError(
+                f"MNEMO_ADMIN_KEY must be at least {MIN_ADMIN_KEY} characters; make one with "
+                "python -c 'import secrets; print(secrets.token_urlsafe(32))'"
+            )
+        return value
 
     @field_validator("llm_base_url")
     @classmethod
@@ -145,8 +178,21 @@ class Settings(BaseSettings):
         return self.embedder == "nomic" and not self.embedder_url
 
     @property
+    def keys_on(self) -> bool:
+        """Whether requests need keys: an admin key is configured."""
+        return self.admin_key is not None
+
+    @property
+    def tenants_path(self) -> Path:
+        return self.data_dir / "tenants.sqlite3"
+
+    @property
     def chroma_dir(self) -> Path:
         return self.data_dir / "chroma"
+
+    @property
+    def catalog_path(self) -> Path:
+        return self.data_dir / "conversations.sqlite3"
 
     @property
     def memory_index_path(self) -> Path:

@@ -13,10 +13,15 @@ Parts (`--parts`, all by default, run in this order on one Mnemo with a fresh da
   API: `--conversations` conversations of `--turns` LoCoMo turns (cycled, varied ids), streamed as NDJSON
   to POST /conversations/import where Mnemo has it, else 1,000 a request to /conversations/{id}/messages.
 * context: POST /conversations/{probe}/context p50/p95 on the first imported conversation (`--turns`
-  turns) once the store holds `--base` turns, and again after filling it to `--fill-to` through the same
-  import; distinct LoCoMo questions each time (Mnemo caches query vectors).
+  turns) with the model idle (nothing queued, running or owed), once the store holds `--base` turns and
+  again at `--fill-to`: by default (`--fill copy`) Mnemo is stopped and the store filled with copies of
+  the imported conversations (texts, metadata and vectors under new ids, in Chroma and the keyword index,
+  as Mnemo lays them out), then Mnemo is started again; `--fill import` imports them through the API
+  (about an hour for 200,000 turns). Distinct LoCoMo questions each time (Mnemo caches query vectors).
 * summaries: after the `--conversations` imports, /ready's summary fields and llama.cpp's busy slots,
-  every `--poll` seconds for `--watch` seconds; then the summaries in the probe's context.
+  every `--poll` seconds for `--watch` seconds; then one chat turn in the last imported conversation
+  (owed or queued) and the summaries its prompt had; the time until nothing is queued or owed; the
+  summaries in the probe's context.
 
     flock /tmp/llama.lock .venv/bin/python bench/scale.py [--parts import,context,summaries,concurrency]
         [--conversations 20] [--turns 1000] [--base 10000] [--fill-to 200000] [--concurrent 8] [--rounds 4]
@@ -35,7 +40,7 @@ import tempfile
 import time
 import uuid
 import zlib
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
@@ -44,11 +49,14 @@ import httpx
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from app.conversations.history import contextual_text  # noqa: E402
-from app.conversations.models import Turn  # noqa: E402
+from app.conversations.history import contextual_text, embed_text  # noqa: E402
+from app.conversations.keywords import KeywordIndex  # noqa: E402
+from app.conversations.models import Turn, turn_id  # noqa: E402
+from app.conversations.store import conversation_collection, turn_from_record  # noqa: E402
 from app.llm.models import DEFAULT, resolve  # noqa: E402
 from app.settings import Settings  # noqa: E402
 from app.storage.backends import open_embedder  # noqa: E402
+from app.storage.chroma import chroma_client, find_collection, open_collection  # noqa: E402
 from bench.harness import MnemoProcess, start_llama  # noqa: E402
 from bench.locomo import conversations, messages_for, questions  # noqa: E402
 from bench.ttft import MESSAGES, wait_idle  # noqa: E402
@@ -167,6 +175,54 @@ async def context_latency(client: httpx.AsyncClient, cid: str, queries: list[str
     }
 
 
+# --- fill --------------------------------------------------------------------------------------------
+
+
+def copy_fill(data_dir: Path, sources: list[str], start: int, target: int, stored: int) -> int:
+    """Fill the store (Mnemo stopped) to `target` turns with copies of the imported conversations.
+
+    Each new conversation `scale-{n}` is a source's records (text, metadata, vector) under its own
+    id, written to Chroma and the keyword index as Mnemo lays them out: what is measured is the
+    store's size, and re-embedding 190,000 turns would take the hour the import part already times.
+    Returns the turns stored at the end.
+    """
+    settings = Settings(_env_file=None, data_dir=data_dir)  # type: ignore[call-arg]
+    client = chroma_client(settings)
+    keywords = KeywordIndex(data_dir / "keywords.sqlite3")
+    try:
+        records = []
+        for cid in sources:
+            source = find_collection(client, conversation_collection(settings.tenant, cid))
+            assert source is not None, cid
+            got = source.get(include=["documents", "metadatas", "embeddings"])
+            records.append((got, source.metadata))
+        n = start
+        while stored < target:
+            got, metadata = records[n % len(records)]
+            cid = f"scale-{n}"
+            target_collection = open_collection(
+                client, conversation_collection(settings.tenant, cid), dict(metadata or {})
+            )
+            metas = [{**m, "conversation_id": cid} for m in got["metadatas"]]
+            ids = [turn_id(cid, int(m["turn_index"])) for m in metas]
+            for k in range(0, len(ids), 1000):
+                target_collection.add(
+                    ids=ids[k : k + 1000],
+                    documents=got["documents"][k : k + 1000],
+                    metadatas=metas[k : k + 1000],
+                    embeddings=got["embeddings"][k : k + 1000],
+                )
+            turns = [turn_from_record(doc, meta) for doc, meta in zip(got["documents"], metas, strict=True)]
+            asyncio.run(keywords.add(turns, [embed_text(t) for t in turns]))
+            stored += len(ids)
+            n += 1
+            if n % 10 == 0:
+                print(f"  copied to {stored:,} stored turns ({n} conversations)", flush=True)
+    finally:
+        keywords.close()
+    return stored
+
+
 # --- summaries ---------------------------------------------------------------------------------------
 
 
@@ -282,21 +338,68 @@ async def concurrency(
 # --- the run -----------------------------------------------------------------------------------------
 
 
-def stored_plan(args: argparse.Namespace) -> Iterator[int]:
-    """Conversation numbers to import: the measured ones, then the fill."""
-    count = args.conversations
-    if "context" in args.parts:
-        count = max(count, -(-args.fill_to // args.turns))
-    yield from range(count)
+async def wait_quiet(client: httpx.AsyncClient, llama_url: str, limit: float = 900) -> float:
+    """Seconds until no summary is queued, running or owed and llama.cpp is idle (at most `limit`)."""
+    begin = time.monotonic()
+    while time.monotonic() - begin < limit:
+        queue = (await client.get("/ready")).json().get("summary_queue", {})
+        busy = await asyncio.to_thread(llama_busy, llama_url)
+        if not busy and not any(queue.get(k) for k in ("queued", "running", "owed")):
+            break
+        await asyncio.sleep(2)
+    return round(time.monotonic() - begin, 1)
+
+
+async def measure_context(
+    client: httpx.AsyncClient, llama_url: str, probe: str, stored: int, queries: list[str]
+) -> dict[str, Any]:
+    ready = (await client.get("/ready")).json()
+    measured = {
+        "stored": stored,
+        "llama_busy_slots": await asyncio.to_thread(llama_busy, llama_url),
+        "summaries_in_progress": ready.get("summaries_in_progress"),
+        **await context_latency(client, probe, queries),
+    }
+    print(f"  context at {stored:,} stored turns: {measured}", flush=True)
+    return measured
+
+
+async def first_chat(client: httpx.AsyncClient, cid: str) -> dict[str, Any]:
+    """One chat turn in an imported conversation: the summaries its prompt had, and where they came from."""
+    before = (await client.get("/ready")).json()["summary_queue"]
+    begin = time.perf_counter()
+    await mnemo_turn(client, cid, "What did we talk about last time?", 32)
+    seconds = time.perf_counter() - begin
+    last = (await client.get(f"/conversations/{cid}/context")).json()
+    return {
+        "conversation": cid,
+        "queue_before": before,
+        "turn_seconds": round(seconds, 1),
+        "prompt_summaries": len(last.get("summaries", [])),
+    }
 
 
 async def store_parts(
-    client: httpx.AsyncClient, llama_url: str, args: argparse.Namespace, out: dict[str, Any]
-) -> None:
-    """import, context and summaries: one import of conversation after conversation, measured on the way."""
+    client: httpx.AsyncClient,
+    mnemo: MnemoProcess,
+    llama_url: str,
+    args: argparse.Namespace,
+    out: dict[str, Any],
+) -> httpx.AsyncClient:
+    """import, context and summaries on one data folder; returns the client of the Mnemo now running.
+
+    The probe's context is measured with the model idle (no summary queued, running or owed) at
+    `--base` stored turns and again at `--fill-to`, filled by `--fill`: copies of the imported
+    conversations written to the stopped store (`copy`), or more imports through the API (`import`).
+    """
     pool = locomo_turns()
     asked = [q["question"] for q in questions()]
     importer = Importer(client, await has_stream_import(client))
+    measured = (
+        max(args.conversations, -(-args.base // args.turns))
+        if "context" in args.parts
+        else args.conversations
+    )
     if "import" in args.parts:
         texts = [
             text
@@ -307,15 +410,15 @@ async def store_parts(
         out["raw_embedder"] = await raw_embedder_rate(texts)
         print(f"  {out['raw_embedder']}", flush=True)
     probe = "scale-0"
-    begin = time.perf_counter()
-    for n in stored_plan(args):
+    for n in range(measured):
         await importer.add(f"scale-{n}", conversation_messages(pool, n, args.turns))
-        elapsed = time.perf_counter() - begin
         print(
-            f"  stored {importer.turns:,} turns ({n + 1} conversations) in {elapsed:.0f} s, "
-            f"{importer.rate:.1f} turns/s via {importer.endpoint}",
+            f"  stored {importer.turns:,} turns ({n + 1} conversations), {importer.rate:.1f} turns/s",
             flush=True,
         )
+        if "context" in args.parts and importer.turns >= args.base and "context_base" not in out:
+            out["quiet_before_base_s"] = await wait_quiet(client, llama_url)
+            out["context_base"] = await measure_context(client, llama_url, probe, importer.turns, asked[:40])
         if n + 1 == args.conversations:
             if "import" in args.parts:
                 out["import"] = {
@@ -327,24 +430,32 @@ async def store_parts(
             if "summaries" in args.parts:
                 print(f"summaries after {n + 1} imported conversations:", flush=True)
                 out["summaries"] = await watch_summaries(client, llama_url, args.watch, args.poll)
+                out["summaries"]["first_chat"] = await first_chat(client, f"scale-{n}")
+                print(f"  first chat: {out['summaries']['first_chat']}", flush=True)
+                out["summaries"]["quiet_after_s"] = await wait_quiet(client, llama_url)
                 context = (await client.post(f"/conversations/{probe}/context", json={"query": "hi"})).json()
                 out["summaries"]["probe_context_summaries"] = len(context["summaries"])
-        if "context" not in args.parts:
-            continue
-        for size, key, queries in (
-            (args.base, "context_base", asked[:40]),
-            (args.fill_to, "context_full", asked[40:80]),
-        ):
-            if importer.turns >= size and key not in out:
-                ready = (await client.get("/ready")).json()
-                out[key] = {
-                    "stored": importer.turns,
-                    "llama_busy_slots": await asyncio.to_thread(llama_busy, llama_url),
-                    "summaries_in_progress": ready.get("summaries_in_progress"),
-                    **await context_latency(client, probe, queries),
-                }
-                print(f"  context at {importer.turns:,} stored turns: {out[key]}", flush=True)
-    out["fill_seconds"] = round(time.perf_counter() - begin, 1)
+    if "context" not in args.parts:
+        return client
+    stored = importer.turns
+    begin = time.perf_counter()
+    if args.fill == "copy":
+        await client.aclose()
+        mnemo.stop()
+        sources = [f"scale-{n}" for n in range(1, measured)]
+        stored = await asyncio.to_thread(copy_fill, mnemo.data_dir, sources, measured, args.fill_to, stored)
+        mnemo.start()
+        client = httpx.AsyncClient(base_url=mnemo.url, timeout=TIMEOUT)
+    else:
+        n = measured
+        while stored < args.fill_to:
+            await importer.add(f"scale-{n}", conversation_messages(pool, n, args.turns))
+            stored, n = importer.turns, n + 1
+            print(f"  filled to {stored:,} stored turns", flush=True)
+        await wait_quiet(client, llama_url)
+    out["fill"] = {"how": args.fill, "seconds": round(time.perf_counter() - begin, 1)}
+    out["context_full"] = await measure_context(client, llama_url, probe, stored, asked[40:80])
+    return client
 
 
 def row(part: str, measure: str, value: str, target: str = "") -> str:
@@ -378,6 +489,8 @@ def table(out: dict[str, Any]) -> str:
                 "no queue over the cap",
             ),
             row("summaries", "llama.cpp busy slots, mean", f"{summ['busy_mean']:.2f}"),
+            row("summaries", "first chat in the last imported conversation", json.dumps(summ["first_chat"])),
+            row("summaries", "seconds until nothing queued or owed", str(summ["quiet_after_s"])),
             row("summaries", "summaries in the probe's context", str(summ["probe_context_summaries"])),
         ]
     if "concurrency" in out:
@@ -398,17 +511,18 @@ def rate(measured: dict[str, Any]) -> str:
     return f"{measured['rate']} turns/s ({measured['turns']:,} in {measured['seconds']} s)"
 
 
-async def run(args: argparse.Namespace, llama_url: str, mnemo_url: str) -> dict[str, Any]:
+async def run(args: argparse.Namespace, llama_url: str, process: MnemoProcess) -> dict[str, Any]:
     out: dict[str, Any] = {"args": {k: v for k, v in vars(args).items() if k != "out"}}
-    async with (
-        httpx.AsyncClient(base_url=mnemo_url, timeout=TIMEOUT) as mnemo,
-        httpx.AsyncClient(base_url=llama_url, timeout=TIMEOUT) as llama,
-    ):
-        if "concurrency" in args.parts:
-            print(f"concurrency: {args.concurrent} conversations x {args.rounds} rounds", flush=True)
-            out["concurrency"] = await concurrency(mnemo, llama, llama_url, args)
-        if {"import", "context", "summaries"} & set(args.parts):
-            await store_parts(mnemo, llama_url, args, out)
+    mnemo = httpx.AsyncClient(base_url=process.url, timeout=TIMEOUT)
+    async with httpx.AsyncClient(base_url=llama_url, timeout=TIMEOUT) as llama:
+        try:
+            if "concurrency" in args.parts:
+                print(f"concurrency: {args.concurrent} conversations x {args.rounds} rounds", flush=True)
+                out["concurrency"] = await concurrency(mnemo, llama, llama_url, args)
+            if {"import", "context", "summaries"} & set(args.parts):
+                mnemo = await store_parts(mnemo, process, llama_url, args, out)
+        finally:
+            await mnemo.aclose()
     return out
 
 
@@ -420,6 +534,9 @@ def main() -> None:
     parser.add_argument("--base", type=int, default=10_000, help="stored turns at the context's 1st measure")
     parser.add_argument(
         "--fill-to", type=int, default=200_000, help="stored turns at the context's 2nd measure"
+    )
+    parser.add_argument(
+        "--fill", choices=("copy", "import"), default="copy", help="how the store grows to --fill-to"
     )
     parser.add_argument("--watch", type=float, default=60, help="seconds of the summaries watch")
     parser.add_argument("--poll", type=float, default=5, help="seconds between the watch's samples")
@@ -449,7 +566,7 @@ def main() -> None:
     mnemo = MnemoProcess(work, llama.url, **env)
     try:
         mnemo.start()
-        out = asyncio.run(run(args, llama.url, mnemo.url))
+        out = asyncio.run(run(args, llama.url, mnemo))
     finally:
         mnemo.stop()
         llama.stop()

@@ -11,13 +11,15 @@ import pytest
 from asgi_lifespan import LifespanManager
 from chromadb.config import Settings as ChromaSettings
 
+from app.conversations.catalog import Catalog
 from app.conversations.keywords import KeywordIndex
 from app.conversations.store import ChromaStore
 from app.longterm.keywords import MemoryKeywordIndex
 from app.longterm.store import MemoryStore
 from app.main import create_app
 from app.settings import Settings
-from app.wiring import Services
+from app.tenancy import Tenancy
+from app.wiring import Services, TenantParts
 from tests.fakes import FakeLLM, HashEmbedder
 
 
@@ -31,6 +33,7 @@ def settings(tmp_path: Path) -> Settings:
         window_max_turns=6,
         window_min_turns=2,
         summary_every=2,
+        import_quiet=0.05,
     )
 
 
@@ -91,3 +94,28 @@ async def client(settings: Settings, services: Services) -> AsyncIterator[httpx.
         transport = httpx.ASGITransport(app=manager.app)
         async with httpx.AsyncClient(transport=transport, base_url="http://mnemo") as http:
             yield http
+
+
+@pytest.fixture
+def tenant_parts(
+    settings: Settings, llm: FakeLLM, chroma: chromadb.ClientAPI, embedder: HashEmbedder, tmp_path: Path
+) -> Iterator[TenantParts]:
+    """Every tenant's parts on one Chroma and one set of SQLite files, as the service builds them."""
+    parts = TenantParts(
+        settings,
+        llm,
+        embedder,
+        chroma,
+        KeywordIndex(tmp_path / "tenants" / "keywords.sqlite3", tenant=settings.tenant),
+        Catalog(tmp_path / "tenants" / "conversations.sqlite3"),
+        MemoryKeywordIndex(tmp_path / "tenants" / "memories-fts.sqlite3"),
+        embedding_model="hash-384",
+    )
+    yield parts
+    parts.close()
+
+
+@pytest.fixture
+def tenancy(tenant_parts: TenantParts) -> Tenancy:
+    """Each tenant's services, built on first use (the default tenant's at once)."""
+    return tenant_parts.tenancy()

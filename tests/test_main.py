@@ -14,6 +14,7 @@ from app import main
 from app.errors import NotFound
 from app.main import create_app
 from app.settings import Settings
+from app.tenancy import Tenancy
 from app.wiring import Services
 
 MCP_HEADERS = {"accept": "application/json, text/event-stream", "content-type": "application/json"}
@@ -62,11 +63,11 @@ async def test_without_given_parts_the_lifespan_opens_the_real_ones(
     opened: list[Settings] = []
 
     @asynccontextmanager
-    async def open_services(given: Settings) -> AsyncIterator[Services]:
+    async def open_tenancy(given: Settings) -> AsyncIterator[Tenancy]:
         opened.append(given)
-        yield services
+        yield Tenancy(services)
 
-    monkeypatch.setattr(main, "open_services", open_services)
+    monkeypatch.setattr(main, "open_tenancy", open_tenancy)
     app = create_app(settings)
     async with serve(app) as http:
         assert opened == [settings]

@@ -154,3 +154,40 @@ def test_an_embedder_that_cannot_start_is_a_message_and_exit_1_and_the_chat_serv
     assert code == 1
     assert "mnemo: cannot start the embedding server: llama-quantize failed (1)" in out
     assert stopped == ["http://chat"]
+
+
+@pytest.mark.parametrize("host", ["0.0.0.0", "192.168.1.20", "::", "mnemo.example"])
+def test_another_interface_without_keys_is_refused_with_exit_2_and_how_to_set_them(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path, capsys: pytest.CaptureFixture[str], host: str
+) -> None:
+    started: list[str] = []
+    monkeypatch.setattr(run, "start_servers", lambda settings, servers: started.append("servers"))
+    assert run_main(monkeypatch, tmp_path, MNEMO_HOST=host) == 2
+    err = capsys.readouterr().err
+    assert f"refusing to listen on {host}:8000 without keys" in err
+    assert "MNEMO_ADMIN_KEY=" in err and "/admin/tenants" in err
+    assert started == []  # refused before llama.cpp starts
+
+
+@pytest.mark.usefixtures("quiet")
+@pytest.mark.parametrize(("host", "admin_key"), [("0.0.0.0", "k" * 32), ("127.0.0.1", ""), ("localhost", "")])
+def test_loopback_or_keys_start(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path, host: str, admin_key: str
+) -> None:
+    served: list[str] = []
+    monkeypatch.setattr(run, "start_servers", lambda settings, servers: None)
+
+    async def serve(settings: Settings) -> None:
+        served.append(settings.host)
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(run, "serve", serve)
+    assert run_main(monkeypatch, tmp_path, MNEMO_HOST=host, MNEMO_ADMIN_KEY=admin_key) == 0
+    assert served == [host]
+
+
+def test_the_banner_shows_the_key_headers_only_when_keys_are_on() -> None:
+    assert "Authorization" not in run.banner(make())
+    keyed = run.banner(make(admin_key="k" * 20))
+    assert 'POST http://127.0.0.1:8000/admin/tenants -H "Authorization: Bearer $MNEMO_ADMIN_KEY"' in keyed
+    assert "/chat -H 'Content-Type: application/json' -H \"Authorization: Bearer $MNEMO_API_KEY\"" in keyed

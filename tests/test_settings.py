@@ -105,3 +105,13 @@ def test_an_unknown_embedder_is_refused() -> None:
 )
 def test_the_embedding_server_is_named_by_its_root(url: str) -> None:
     assert Settings(embedder_url=url).embedder_url == "http://h:11434"
+
+
+def test_every_setting_is_in_env_example_and_the_readme() -> None:
+    root = Path(__file__).parent.parent
+    example = (root / ".env.example").read_text()
+    readme = (root / "README.md").read_text()
+    for field in Settings.model_fields:
+        name = f"MNEMO_{field.upper()}"
+        assert f"# {name}=" in example, name
+        assert f"| `{name}` |" in readme, name

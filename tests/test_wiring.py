@@ -52,6 +52,9 @@ class Counting:
     def schedule(self, conversation_id: str) -> None:
         self.scheduled.append(conversation_id)
 
+    async def needed(self, conversation_id: str) -> None:
+        pass
+
 
 async def test_turns_and_the_recorder_use_the_scheduler_in_place_when_used(services: Services) -> None:
     counting = Counting()

@@ -8,6 +8,7 @@ from fastapi import Depends, Path, Request
 from pydantic import AfterValidator
 
 from app.api.schemas.conversations import CONVERSATION_ID_SCHEMA
+from app.conversations.catalog import TenantCatalog
 from app.conversations.history import History
 from app.conversations.recorder import Recorder
 from app.conversations.store import Store
@@ -22,13 +23,21 @@ from app.longterm.transfer import MemoryTransfer
 from app.prompt.builder import ContextBuilder
 from app.prompt.sent import SentPrompts
 from app.settings import Settings
+from app.tenancy import Tenancy
 from app.turns.factory import TurnFactory
 from app.wiring import Services
 
 
+def get_tenant(request: Request) -> str:
+    """The tenant the request acts as (set by the key middleware); the configured one without it."""
+    tenant = getattr(request.state, "tenant", None)
+    return tenant if isinstance(tenant, str) else request.app.state.tenants.default_tenant
+
+
 def get_services(request: Request) -> Services:
-    services: Services = request.app.state.services
-    return services
+    """The Services of the request's tenant: every store in it is scoped to that tenant."""
+    tenants: Tenancy = request.app.state.tenants
+    return tenants.services(get_tenant(request))
 
 
 ServicesDep = Annotated[Services, Depends(get_services)]
@@ -36,6 +45,10 @@ ServicesDep = Annotated[Services, Depends(get_services)]
 
 def get_settings(services: ServicesDep) -> Settings:
     return services.settings
+
+
+def get_catalog(services: ServicesDep) -> TenantCatalog:
+    return services.catalog
 
 
 def get_llm(services: ServicesDep) -> LLM:
@@ -85,6 +98,7 @@ def get_extractor(services: ServicesDep) -> Extractor | None:
 
 SettingsDep = Annotated[Settings, Depends(get_settings)]
 LLMDep = Annotated[LLM, Depends(get_llm)]
+CatalogDep = Annotated[TenantCatalog, Depends(get_catalog)]
 StoreDep = Annotated[Store, Depends(get_store)]
 CounterDep = Annotated[TokenCounter, Depends(get_counter)]
 HistoryDep = Annotated[History, Depends(get_history)]

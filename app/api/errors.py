@@ -15,6 +15,7 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException
+from starlette.types import Receive, Scope, Send
 
 from app.errors import MnemoError
 from app.fields import describe_errors
@@ -24,7 +25,7 @@ log = logging.getLogger("mnemo")
 UNEXPECTED = "Mnemo failed unexpectedly; see its log."
 CHAT_STREAM_FAILED = "Mnemo failed while streaming; see its log."
 COMPLETION_FAILED = "Mnemo failed; see its log."
-HTTP_CODES = {404: "not_found", 405: "method_not_allowed"}
+HTTP_CODES = {404: "not_found", 405: "method_not_allowed", 413: "request_too_large"}
 
 
 @dataclass(frozen=True)
@@ -74,6 +75,15 @@ def respond(found: Problem, request: Request | None = None) -> JSONResponse:
     if request is not None and request.url.path.startswith("/v1/"):
         return JSONResponse(found.openai_body(), status_code=found.status)
     return JSONResponse(found.body(), status_code=found.status)
+
+
+async def send_problem(
+    found: Problem, scope: Scope, receive: Receive, send: Send, headers: Mapping[str, str] | None = None
+) -> None:
+    """The JSON error response sent from an ASGI middleware, before any route runs."""
+    response = respond(found, Request(scope))
+    response.headers.update(headers or {})
+    await response(scope, receive, send)
 
 
 def install_error_handlers(app: FastAPI) -> None:

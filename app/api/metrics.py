@@ -11,7 +11,9 @@ from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metri
 from prometheus_client.registry import Collector
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from app.jobs import Backlog
 from app.metrics import Metrics
+from app.tenancy import Tenancy
 from app.wiring import Services
 
 UNMATCHED = "unmatched"  # a path no route serves: one label, whatever was asked
@@ -56,38 +58,68 @@ class RequestMetrics:
             self.metrics.request(scope["method"], route_template(scope), status, seconds)
 
 
-class ServicesCollector(Collector):
-    """The background jobs' state, read from the services at each scrape (nothing is copied between)."""
+class TenantsCollector(Collector):
+    """The background queues and the store sizes, read at each scrape (nothing is copied between).
 
-    def __init__(self, services: Callable[[], Services]) -> None:
-        self._services = services
+    Totals for all tenants (no tenant label: the series stay few however many tenants there are):
+    the queues' caps and counts are shared by every tenant's schedulers, and the sizes come from
+    the catalog of conversations and the memories' keyword index, never from a scan of Chroma.
+    """
+
+    def __init__(self, tenants: Callable[[], Tenancy]) -> None:
+        self._tenants = tenants
 
     def collect(self) -> Iterable[Metric]:
-        services = self._services()
-        summaries = services.scheduler
-        yield GaugeMetricFamily(
-            "mnemo_summary_jobs_running",
-            "Conversations whose summaries are being written now (the summary queue).",
-            value=summaries.busy,
+        services = self._tenants().default
+        yield from queue_metrics(
+            "summary", "Summary jobs (a conversation's folds)", services.scheduler.backlog
         )
         yield CounterMetricFamily(
-            "mnemo_summaries_written", "Summaries written since start-up.", value=summaries.written
+            "mnemo_summaries_written",
+            "Summaries written since start-up.",
+            value=services.scheduler.backlog.succeeded,
         )
-        yield CounterMetricFamily(
-            "mnemo_summary_failures", "Summary jobs that failed since start-up.", value=summaries.failures
-        )
-        extractor = services.long_term.extractor if services.long_term else None
-        if extractor is not None:
+        if services.long_term is not None:
+            backlog = services.long_term.backlog
+            yield from queue_metrics("extraction", "Long-term memory jobs after turns (extraction)", backlog)
             yield CounterMetricFamily(
                 "mnemo_extraction_runs",
-                "Extractions of long-term memories since start-up.",
-                value=extractor.stats.runs,
+                "Long-term memory jobs finished since start-up.",
+                value=backlog.succeeded,
             )
-            yield CounterMetricFamily(
-                "mnemo_extraction_failures",
-                "Extractions that failed since start-up.",
-                value=extractor.stats.failed,
-            )
+        yield from size_metrics(services)
+
+
+def queue_metrics(kind: str, what: str, backlog: Backlog) -> Iterable[Metric]:
+    """A background queue's depth, its cap, and what it dropped and failed since start-up."""
+    yield GaugeMetricFamily(
+        f"mnemo_{kind}_jobs_running", f"{what} queued or running now, all tenants.", value=backlog.held
+    )
+    yield GaugeMetricFamily(
+        f"mnemo_{kind}_queue_limit", f"Most {what.lower()} queued at once.", value=backlog.limit
+    )
+    yield CounterMetricFamily(
+        f"mnemo_{kind}_jobs_dropped",
+        f"{what} refused for the queue's cap since start-up.",
+        value=backlog.dropped,
+    )
+    yield CounterMetricFamily(
+        f"mnemo_{kind}_failures", f"{what} that failed since start-up.", value=backlog.failures
+    )
+
+
+def size_metrics(services: Services) -> Iterable[Metric]:
+    """What is stored, all tenants together."""
+    sizes = services.catalog.totals()
+    stored = GaugeMetricFamily(
+        "mnemo_stored", "Records stored, all tenants together, by kind.", labels=["kind"]
+    )
+    stored.add_metric(["conversations"], sizes.conversations)
+    stored.add_metric(["turns"], sizes.turns)
+    stored.add_metric(["summaries"], sizes.summaries)
+    if services.memories is not None:
+        stored.add_metric(["memories"], services.memories.stored_by_all())
+    yield stored
 
 
 def get_metrics(request: Request) -> Metrics:
@@ -96,9 +128,9 @@ def get_metrics(request: Request) -> Metrics:
 
 
 def scrape_allowed() -> None:
-    """Who may scrape: anyone who reaches the port, for now.
+    """Who may scrape: anyone who reaches the port while keys are off.
 
-    The seam for the admin key: when keys land, this dependency checks it (401 without).
+    With keys on, TenantAuth (app/api/auth.py) asks for the admin key before this route runs.
     """
 
 
@@ -110,8 +142,8 @@ router = APIRouter(tags=["metrics"])
     summary="Prometheus metrics",
     description=(
         "Requests by route template and status, latency histograms, prompt tokens cached and evaluated "
-        "per chat turn, memories injected per turn, summary and extraction jobs and failures; "
-        "Prometheus' text format."
+        "per chat turn, memories injected per turn, the summary and extraction queues (depth, cap, "
+        "dropped, failures) and the records stored (all tenants together); Prometheus' text format."
     ),
     response_class=Response,
     responses={200: {"content": {CONTENT_TYPE_LATEST: {}}}},

@@ -12,9 +12,11 @@ from datetime import datetime
 from cachetools import LRUCache
 
 from app.conversations import hierarchy
+from app.conversations.catalog import TenantCatalog
 from app.conversations.keywords import KeywordIndex
 from app.conversations.models import Role, Summary, Turn
 from app.conversations.store import Store
+from app.errors import check_room
 from app.fields import utcnow
 from app.storage.embedder import Embedder
 
@@ -51,8 +53,13 @@ class History:
         keywords: KeywordIndex | None = None,
         cache_size: int = 10_000,
         context: bool = False,
+        catalog: TenantCatalog | None = None,
+        max_turns: int = 0,
     ) -> None:
         self._store = store
+        self._catalog = catalog
+        self._max_turns = max_turns  # turns the tenant may store in all (0: no cap; counted by the catalog)
+        self._writing = 0  # turns of appends under way: counted against the cap until they are stored
         self._embedder = embedder
         self._keywords = keywords
         self._context = context
@@ -95,12 +102,59 @@ class History:
         await self._keywords.delete_conversation(conversation_id)
         await self._keywords.add(turns, [embed_text(t) for t in turns])
 
-    async def append(self, conversation_id: str, messages: Sequence[NewMessage]) -> list[Turn]:
+    async def make_room(self, turns: int, reserved: int = 0) -> None:
+        """Raise StorageFull (429), or OverStorageCap (413), if `turns` more would pass the tenant's cap.
+
+        Counts what is stored and what appends under way will store (less the caller's own
+        `reserved` turns among those).
+        """
+        if self._max_turns <= 0 or self._catalog is None or turns <= 0:
+            return
+        if turns <= self._max_turns:
+            stored = await self._catalog.stored_turns() + self._writing - reserved
+        else:
+            stored = 0  # too many for any tenant: no need to count
+        check_room("turns", "MNEMO_MAX_STORED_TURNS", self._max_turns, stored, turns)
+
+    async def hold(self, turns: int) -> None:
+        """Reserve room for `turns` to be appended later (a chat turn's, before the model is called).
+
+        Raises as `make_room` when they would not fit; else `release` them once the turn is done,
+        and pass them to `append` as `held`.
+        """
+        self._writing += turns
+        try:
+            await self.make_room(turns, reserved=turns)
+        except BaseException:
+            self._writing -= turns
+            raise
+
+    def release(self, turns: int) -> None:
+        """Give back what `hold` reserved."""
+        self._writing -= turns
+
+    async def append(self, conversation_id: str, messages: Sequence[NewMessage], held: int = 0) -> list[Turn]:
         """Embed and store messages as the next turns; call with the conversation locked.
 
-        The whole request is embedded first, then stored in batches of WRITE_BATCH: each one
-        keyword transaction and one store write, the next index moved past it once both are in.
+        Refused whole, before anything is embedded, if the tenant's cap on stored turns would be
+        passed (`held`: turns the caller reserved with `hold` for this). The whole request is
+        embedded first, then stored in batches of WRITE_BATCH: each one keyword transaction and
+        one store write, the next index moved past it once both are in.
         """
+        # Reserved against the cap before the check and until stored, so appends to other
+        # conversations of the tenant, under way at once, cannot pass it together.
+        pending = [len(messages)]
+        self._writing += pending[0]
+        try:
+            await self.make_room(len(messages), reserved=pending[0] + held)
+            return await self._append(conversation_id, messages, pending)
+        finally:
+            self._writing -= pending[0]
+
+    async def _append(
+        self, conversation_id: str, messages: Sequence[NewMessage], pending: list[int]
+    ) -> list[Turn]:
+        """`append` past the cap's check; `pending[0]` counts the turns not stored yet."""
         start = await self.next_index(conversation_id)
         now = utcnow()
         turns = [
@@ -120,6 +174,9 @@ class History:
         for begin in range(0, len(turns), WRITE_BATCH):
             end = begin + WRITE_BATCH
             await self._write(turns[begin:end], texts[begin:end], vectors[begin:end])
+            stored = len(turns[begin:end])  # now in the catalog's count
+            pending[0] -= stored
+            self._writing -= stored
         return turns
 
     async def _embed(self, texts: list[str]) -> list[list[float]]:
@@ -151,6 +208,8 @@ class History:
             raise
         # Advance only past what is stored, so a failure leaves no gap.
         self._next[conversation_id] = batch[-1].turn_index + 1
+        if self._catalog is not None:
+            await self._catalog.turns_added(batch)
 
     async def _vector_texts(self, conversation_id: str, turns: Sequence[Turn], texts: list[str]) -> list[str]:
         """What the vectors are computed from: each turn, and with `context` the turn it answers.
@@ -194,12 +253,16 @@ class History:
         active = await self.active_summaries(summary.conversation_id)
         await self._store.add_summary(summary, vector)
         self._active[summary.conversation_id] = tuple(hierarchy.active([*active, summary]))
+        if self._catalog is not None:
+            await self._catalog.summary_added(summary)
 
     async def forget(self, conversation_id: str) -> int:
         """Delete every record of a conversation; returns how many were removed."""
         removed = await self._store.delete_conversation(conversation_id)
         if self._keywords is not None:
             await self._keywords.delete_conversation(conversation_id)
+        if self._catalog is not None:
+            await self._catalog.forget(conversation_id)
         self._next.pop(conversation_id, None)
         self._active.pop(conversation_id, None)
         return removed

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 import hashlib
 import sqlite3
 import threading
@@ -32,36 +33,74 @@ def query_terms(text: str) -> list[str]:
     return [word for word in words(text) if word not in STOPWORDS]
 
 
-def scope_token(conversation_id: str) -> str:
-    """One FTS token standing for a conversation, whatever characters its id has."""
-    return "c" + hashlib.blake2b(conversation_id.encode(), digest_size=12).hexdigest()
+def scope_token(conversation_id: str, tenant: str = "default") -> str:
+    """One FTS token standing for a tenant's conversation, whatever characters either name has."""
+    key = f"{len(tenant)}:{tenant}/{conversation_id}"  # the length keeps ("a/b", "c") apart from ("a", "b/c")
+    return "c" + hashlib.blake2b(key.encode(), digest_size=12).hexdigest()
 
 
 class KeywordIndex:
     """Turn texts in an FTS5 table, searched with BM25; one SQLite file beside Chroma's folder.
 
-    `turn_rows` maps (conversation, turn) to the row id of the turn's text, so writes and
-    deletes are keyed lookups. Each text carries its conversation as an FTS token
-    (`scope`, weighted 0 in BM25), so a search intersects with that conversation's
-    postings instead of ranking the matches of every conversation and filtering after.
+    `turn_rows` maps (tenant, conversation, turn) to the row id of the turn's text, so writes
+    and deletes are keyed lookups. Each text carries its tenant's conversation as an FTS token
+    (`scope`, weighted 0 in BM25), so a search intersects with that conversation's postings
+    instead of ranking the matches of every conversation and filtering after.
+
+    An index is one tenant's view of the file: every row it reads or writes carries its tenant.
+    `scoped` gives another tenant's view of the same file; only the index opened on the path
+    closes it.
     """
 
-    def __init__(self, path: Path | str) -> None:
+    def __init__(self, path: Path | str, tenant: str = "default") -> None:
         self._db = connect(path)
         self._lock = threading.Lock()
-        with self._lock:
+        self.tenant = tenant
+        with self._lock, transaction(self._db):
             # The first layout (conversation as an unindexed FTS column) scanned the whole
             # table per write; drop it: History rebuilds each conversation's entries from
             # Chroma when their count disagrees.
             self._db.execute("DROP TABLE IF EXISTS turns")
             self._db.execute(
-                "CREATE TABLE IF NOT EXISTS turn_rows (conversation_id TEXT NOT NULL, "
-                "turn_index INTEGER NOT NULL, PRIMARY KEY (conversation_id, turn_index))"
-            )
-            self._db.execute(
                 "CREATE VIRTUAL TABLE IF NOT EXISTS turn_text USING fts5("
                 "content, scope, tokenize='porter unicode61')"
             )
+            self._migrate_to_tenants()
+            self._db.execute(
+                "CREATE TABLE IF NOT EXISTS turn_rows (tenant TEXT NOT NULL, conversation_id TEXT NOT NULL, "
+                "turn_index INTEGER NOT NULL, PRIMARY KEY (tenant, conversation_id, turn_index))"
+            )
+
+    def _migrate_to_tenants(self) -> None:
+        """Rows of a file from before tenants (no tenant column) become this index's tenant's."""
+        columns = [row[1] for row in self._db.execute("PRAGMA table_info(turn_rows)")]
+        if not columns or "tenant" in columns:
+            return
+        self._db.execute("ALTER TABLE turn_rows ADD COLUMN tenant TEXT NOT NULL DEFAULT ''")
+        self._db.execute("UPDATE turn_rows SET tenant = ?", (self.tenant,))
+        self._db.execute("ALTER TABLE turn_rows RENAME TO turn_rows_before_tenants")
+        self._db.execute(
+            "CREATE TABLE turn_rows (tenant TEXT NOT NULL, conversation_id TEXT NOT NULL, "
+            "turn_index INTEGER NOT NULL, PRIMARY KEY (tenant, conversation_id, turn_index))"
+        )
+        self._db.execute(  # the same row ids: turn_text's rows are keyed by them
+            "INSERT INTO turn_rows (rowid, tenant, conversation_id, turn_index) "
+            "SELECT rowid, tenant, conversation_id, turn_index FROM turn_rows_before_tenants"
+        )
+        self._db.execute("DROP TABLE turn_rows_before_tenants")
+        conversations = self._db.execute("SELECT DISTINCT conversation_id FROM turn_rows").fetchall()
+        for (cid,) in conversations:
+            self._db.execute(
+                "UPDATE turn_text SET scope = ? WHERE rowid IN "
+                "(SELECT rowid FROM turn_rows WHERE tenant = ? AND conversation_id = ?)",
+                (scope_token(cid, self.tenant), self.tenant, cid),
+            )
+
+    def scoped(self, tenant: str) -> KeywordIndex:
+        """Another tenant's view of the same file (sharing its connection and lock)."""
+        view = copy.copy(self)
+        view.tenant = tenant
+        return view
 
     async def _run(self, fn: Callable[[], T]) -> T:
         return await in_thread(fn, "the keyword index", self._lock, (sqlite3.Error,))
@@ -75,8 +114,8 @@ class KeywordIndex:
 
     def _row(self, conversation_id: str, turn_index: int) -> int | None:
         found = self._db.execute(
-            "SELECT rowid FROM turn_rows WHERE conversation_id = ? AND turn_index = ?",
-            (conversation_id, turn_index),
+            "SELECT rowid FROM turn_rows WHERE tenant = ? AND conversation_id = ? AND turn_index = ?",
+            (self.tenant, conversation_id, turn_index),
         ).fetchone()
         return None if found is None else int(found[0])
 
@@ -88,13 +127,16 @@ class KeywordIndex:
             for cid, index, text in rows:
                 row = self._row(cid, index)
                 if row is None:
-                    cursor = self._db.execute("INSERT INTO turn_rows VALUES (?, ?)", (cid, index))
+                    cursor = self._db.execute(
+                        "INSERT INTO turn_rows (tenant, conversation_id, turn_index) VALUES (?, ?, ?)",
+                        (self.tenant, cid, index),
+                    )
                     row = int(cursor.lastrowid or 0)
                 else:
                     self._db.execute("DELETE FROM turn_text WHERE rowid = ?", (row,))
                 self._db.execute(
                     "INSERT INTO turn_text (rowid, content, scope) VALUES (?, ?, ?)",
-                    (row, text, scope_token(cid)),
+                    (row, text, scope_token(cid, self.tenant)),
                 )
 
         await self._write(add)
@@ -117,22 +159,33 @@ class KeywordIndex:
         sql = (
             "SELECT r.turn_index, -bm25(turn_text, 1.0, 0.0) FROM turn_text "
             "JOIN turn_rows AS r ON r.rowid = turn_text.rowid "
-            "WHERE turn_text MATCH ? AND r.turn_index < ? ORDER BY bm25(turn_text, 1.0, 0.0) LIMIT ?"
+            "WHERE turn_text MATCH ? AND r.tenant = ? AND r.conversation_id = ? AND r.turn_index < ? "
+            "ORDER BY bm25(turn_text, 1.0, 0.0) LIMIT ?"
         )
-        match = f"scope : {scope_token(conversation_id)} AND content : ({match_expression(terms)})"
-        rows = await self._run(lambda: self._db.execute(sql, (match, before, k)).fetchall())
+        scope = scope_token(conversation_id, self.tenant)
+        match = f"scope : {scope} AND content : ({match_expression(terms)})"
+        params = (match, self.tenant, conversation_id, before, k)
+        rows = await self._run(lambda: self._db.execute(sql, params).fetchall())
         return [(int(index), float(score)) for index, score in rows]
 
     async def count(self, conversation_id: str) -> int:
-        sql = "SELECT count(*) FROM turn_rows WHERE conversation_id = ?"
-        return int((await self._run(lambda: self._db.execute(sql, (conversation_id,)).fetchone()))[0])
+        sql = "SELECT count(*) FROM turn_rows WHERE tenant = ? AND conversation_id = ?"
+        params = (self.tenant, conversation_id)
+        return int((await self._run(lambda: self._db.execute(sql, params).fetchone()))[0])
+
+    async def conversations(self) -> list[tuple[str, str, int]]:
+        """(tenant, conversation, turns indexed) of every conversation in the file, all tenants'."""
+        sql = "SELECT tenant, conversation_id, count(*) FROM turn_rows GROUP BY tenant, conversation_id"
+        rows = await self._run(lambda: self._db.execute(sql).fetchall())
+        return [(str(tenant), str(cid), int(n)) for tenant, cid, n in rows]
 
     async def delete_conversation(self, conversation_id: str) -> int:
         def delete() -> int:
-            rows = "SELECT rowid FROM turn_rows WHERE conversation_id = ?"
-            self._db.execute(f"DELETE FROM turn_text WHERE rowid IN ({rows})", (conversation_id,))
-            sql = "DELETE FROM turn_rows WHERE conversation_id = ?"
-            return int(self._db.execute(sql, (conversation_id,)).rowcount)
+            params = (self.tenant, conversation_id)
+            rows = "SELECT rowid FROM turn_rows WHERE tenant = ? AND conversation_id = ?"
+            self._db.execute(f"DELETE FROM turn_text WHERE rowid IN ({rows})", params)
+            sql = "DELETE FROM turn_rows WHERE tenant = ? AND conversation_id = ?"
+            return int(self._db.execute(sql, params).rowcount)
 
         return await self._write(delete)
 

@@ -7,6 +7,7 @@ from typing import Protocol
 
 from app.conversations.history import History, NewMessage
 from app.conversations.models import Turn
+from app.llm.traffic import Traffic
 
 
 class Scheduler(Protocol):
@@ -18,14 +19,16 @@ class Scheduler(Protocol):
 class Recorder:
     """Appends and forgets under the conversation's lock, so no turn interleaves with them."""
 
-    def __init__(self, history: History, scheduler: Scheduler) -> None:
+    def __init__(self, history: History, scheduler: Scheduler, traffic: Traffic | None = None) -> None:
         self._history = history
         self._scheduler = scheduler
+        self._traffic = traffic or Traffic()
 
     async def append(self, conversation_id: str, messages: Sequence[NewMessage]) -> list[Turn]:
-        """Store the messages as the next turns, then let the summarizer catch up."""
-        async with self._history.locked(conversation_id):
-            turns = await self._history.append(conversation_id, messages)
+        """Store the messages as the next turns, then let the summarizer catch up once imports pause."""
+        with self._traffic.importing():
+            async with self._history.locked(conversation_id):
+                turns = await self._history.append(conversation_id, messages)
         self._scheduler.schedule(conversation_id)
         return turns
 

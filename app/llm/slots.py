@@ -5,12 +5,21 @@ from __future__ import annotations
 import zlib
 from collections import OrderedDict, deque
 from dataclasses import dataclass, field
+from typing import Protocol
 
 import anyio
 
 from app.llm.protocols import ServerProbe
 
 REMEMBERED = 10_000  # conversations whose last slot is kept; a forgotten one starts again from its hash
+DEFAULT_TENANT = "default"
+
+
+class Slots(Protocol):
+    """Where a turn of one tenant's conversation runs; `release` the slot `acquire` gave."""
+
+    async def acquire(self, conversation_id: str) -> int | None: ...
+    def release(self, slot: int) -> None: ...
 
 
 @dataclass(eq=False)
@@ -35,12 +44,16 @@ class SlotChooser:
         self._probe = probe
         self._remember = remember
         self._busy: set[int] = set()
-        self._last: OrderedDict[str, int] = OrderedDict()
+        self._last: OrderedDict[tuple[str, str], int] = OrderedDict()  # (tenant, conversation) -> slot
         self._freed: dict[int, int] = {}  # slot -> when it was last released
         self._releases = 0
         self._waiters: deque[_Waiter] = deque()
 
-    async def acquire(self, conversation_id: str) -> int | None:
+    def scoped(self, tenant: str) -> TenantSlots:
+        """The slots as one tenant's turns take them: its conversations pinned apart from others'."""
+        return TenantSlots(self, tenant)
+
+    async def acquire(self, conversation_id: str, tenant: str = DEFAULT_TENANT) -> int | None:
         """A slot for this conversation's next turn, waiting while all are busy; `release` it after.
 
         None for a server without llama.cpp's /props (it schedules requests itself): nothing held.
@@ -48,12 +61,13 @@ class SlotChooser:
         info = await self._probe.info()
         if info.n_ctx == 0:
             return None
-        slot = self._free(conversation_id, max(info.total_slots, 1))
+        key = (tenant, conversation_id)
+        slot = self._free(key, max(info.total_slots, 1))
         if slot is None:
             slot = await self._wait()
         self._busy.add(slot)
-        self._last[conversation_id] = slot
-        self._last.move_to_end(conversation_id)
+        self._last[key] = slot
+        self._last.move_to_end(key)
         while len(self._last) > self._remember:
             self._last.popitem(last=False)
         return slot
@@ -74,11 +88,11 @@ class SlotChooser:
         """Turns waiting for a slot."""
         return len(self._waiters)
 
-    def _free(self, conversation_id: str, slots: int) -> int | None:
+    def _free(self, key: tuple[str, str], slots: int) -> int | None:
         free = [slot for slot in range(slots) if slot not in self._busy]
         if not free or self._waiters:
             return None
-        home = self._last.get(conversation_id, zlib.crc32(conversation_id.encode()) % slots)
+        home = self._last.get(key, zlib.crc32(key[1].encode()) % slots)
         if home in free:
             return home
         return min(free, key=lambda slot: self._freed.get(slot, 0))
@@ -96,3 +110,21 @@ class SlotChooser:
             raise
         assert waiter.slot is not None
         return waiter.slot
+
+
+class TenantSlots:
+    """One tenant's view of the SlotChooser shared by all: pins by (tenant, conversation)."""
+
+    def __init__(self, chooser: SlotChooser, tenant: str) -> None:
+        self._chooser = chooser
+        self.tenant = tenant
+
+    async def acquire(self, conversation_id: str) -> int | None:
+        return await self._chooser.acquire(conversation_id, self.tenant)
+
+    def release(self, slot: int) -> None:
+        self._chooser.release(slot)
+
+    @property
+    def waiting(self) -> int:
+        return self._chooser.waiting

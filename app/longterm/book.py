@@ -135,6 +135,14 @@ class Memories:
         """Every memory (current, superseded and archived), with its vector when asked."""
         return await self._store.scan(with_vectors=with_vectors)
 
+    def stored_by_all(self) -> int:
+        """How many memories every tenant stores together (blocking; for metrics)."""
+        return self._store.total()
+
+    async def make_room(self, new: int) -> None:
+        """Raise StorageFull (429), or OverStorageCap (413), if `new` more memories would pass the cap."""
+        await self._store.make_room(new)
+
     async def restore(self, memories: Sequence[LongTermMemory], vectors: Sequence[Sequence[float]]) -> None:
         """Write memories exactly as given (ids, times and links kept), outside the supersession rule."""
         await self._store.put(memories, vectors)

@@ -23,7 +23,7 @@ from pydantic import ValidationError
 
 from app.conversations.models import Turn
 from app.errors import LLMUnavailable, MnemoError
-from app.jobs import Background, JobLog, JobRecord
+from app.jobs import Background, Backlog, JobLog, JobRecord
 from app.llm.protocols import Completer
 from app.llm.traffic import Traffic
 from app.longterm.book import Memories, Outcome
@@ -44,6 +44,9 @@ def grounded(proposal: Proposal, message: str) -> bool:
     """A proposal must share a word (4+ letters) with the message: a small model invents facts."""
     said = set(WORD.findall(message.lower()))
     return bool(said & set(WORD.findall(f"{proposal.title} {proposal.content}".lower())))
+
+
+DEFAULT_QUEUED = 32  # long-term jobs waiting or running, all tenants together
 
 
 @dataclass
@@ -207,22 +210,33 @@ class LongTermScheduler:
 
     Runs in background tasks, one job at a time (the model has few slots to spare); an
     extraction takes the traffic lane, so chat replies and other background jobs go first.
+    At most `backlog.limit` jobs wait or run, counted across the schedulers sharing the
+    backlog (every tenant's); past that a turn's job is dropped and counted.
     """
 
     def __init__(
-        self, memories: Memories, extractor: Extractor | None, traffic: Traffic | None = None
+        self,
+        memories: Memories,
+        extractor: Extractor | None,
+        traffic: Traffic | None = None,
+        backlog: Backlog | None = None,
     ) -> None:
         self._memories = memories
         self.extractor = extractor
         self._background = Background()
         self._one = asyncio.Lock()
         self._traffic = traffic or Traffic()
+        self.backlog = backlog or Backlog(DEFAULT_QUEUED)
 
     def turn_stored(self, turns: Sequence[Turn], project: str | None, used: Sequence[str]) -> None:
         user = [t.content for t in turns if t.role == "user"]
         if not used and not (self.extractor and user):
             return
-        self._background.start(self._run(" ".join(user), project, list(used)), name="long-term")
+        if not self.backlog.take():
+            log.info("long-term queue full (%d): a turn's extraction is skipped", self.backlog.limit)
+            return
+        task = self._background.start(self._run(" ".join(user), project, list(used)), name="long-term")
+        task.add_done_callback(lambda _: self.backlog.give())  # also when cancelled before it began
 
     async def _run(self, message: str, project: str | None, used: list[str]) -> None:
         async with self._one:
@@ -232,7 +246,9 @@ class LongTermScheduler:
                 if self.extractor and message.strip():
                     async with self._traffic.lane():
                         await self.extractor.extract(message, project)
+                self.backlog.succeeded += 1
             except Exception as exc:  # counted by the extractor; the turn itself is safe
+                self.backlog.failures += 1
                 log.warning("long-term memory work after a turn failed: %s", exc)
 
     async def drain(self) -> None:

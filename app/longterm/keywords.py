@@ -31,18 +31,43 @@ class MemoryKeywordIndex:
         return transaction(self._db)
 
     def put(self, memories: Sequence[LongTermMemory], tenant: str) -> None:
-        self.remove([m.id for m in memories])
+        self.remove([m.id for m in memories], tenant)
         self._db.executemany(
             "INSERT INTO memory_fts (id, tenant, title, content, tags) VALUES (?, ?, ?, ?, ?)",
             [(m.id, tenant, m.title, m.content, " ".join(m.tags)) for m in memories],
         )
 
-    def remove(self, ids: Sequence[str]) -> None:
-        self._db.executemany("DELETE FROM memory_fts WHERE id = ?", [(i,) for i in ids])
+    def remove(self, ids: Sequence[str], tenant: str) -> None:
+        """Drop the tenant's rows of these memory ids (another tenant may use the same ids)."""
+        self._db.executemany("DELETE FROM memory_fts WHERE id = ? AND tenant = ?", [(i, tenant) for i in ids])
 
     def ids(self, tenant: str) -> set[str]:
         rows = self._db.execute("SELECT id FROM memory_fts WHERE tenant = ?", (tenant,)).fetchall()
         return {str(r[0]) for r in rows}
+
+    def count(self, tenant: str) -> int:
+        """How many memories of the tenant are indexed (every memory is, see MemoryStore)."""
+        return int(
+            self._db.execute("SELECT count(*) FROM memory_fts WHERE tenant = ?", (tenant,)).fetchone()[0]
+        )
+
+    def tenants(self) -> set[str]:
+        """The tenants with indexed memories."""
+        return {str(r[0]) for r in self._db.execute("SELECT DISTINCT tenant FROM memory_fts")}
+
+    def total(self) -> int:
+        """How many memories are indexed, every tenant's."""
+        return int(self._db.execute("SELECT count(*) FROM memory_fts").fetchone()[0])
+
+    def held(self, ids: Sequence[str], tenant: str) -> set[str]:
+        """Which of these ids the tenant's memories use."""
+        found: set[str] = set()
+        for start in range(0, len(ids), 500):  # under SQLite's limit on parameters
+            batch = list(ids[start : start + 500])
+            marks = ",".join("?" * len(batch))
+            sql = f"SELECT id FROM memory_fts WHERE tenant = ? AND id IN ({marks})"
+            found |= {str(r[0]) for r in self._db.execute(sql, (tenant, *batch))}
+        return found
 
     def search(self, text: str, tenant: str, limit: int) -> dict[str, float]:
         """Ids matching any word, scored by BM25 relative to the best hit (best = 1.0)."""

@@ -140,6 +140,8 @@ class MemoryTransfer:
     ) -> None:
         ours = self._memories.embedding_model
         existing = await self._memories.get_many([r.id for r in records])
+        # The whole import, before any of it: past the tenant's cap nothing is written.
+        await self._memories.make_room(sum(1 for r in records if r.id not in existing))
         for start in range(0, len(records), EMBED_BATCH):
             batch = []
             for record in records[start : start + EMBED_BATCH]:

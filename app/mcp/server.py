@@ -6,7 +6,7 @@ from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from typing import Annotated, Any
 
-from mcp.server.mcpserver import MCPServer
+from mcp.server.mcpserver import Context, MCPServer
 from mcp.server.mcpserver.exceptions import ToolError
 from pydantic import Field, TypeAdapter
 
@@ -56,13 +56,31 @@ def scored_json(item: Scored) -> dict[str, Any]:
     return {**as_json(item.memory), "score": item.score, "semantic": item.semantic, "keyword": item.keyword}
 
 
-def build_mcp_server(memories: Callable[[], Memories]) -> MCPServer:
-    """The tools; `memories` is called per request (the service's parts exist only in its lifespan)."""
+def tenant_of(ctx: Context[Any, Any], default: str) -> str:
+    """The tenant a tool call acts for: over HTTP the one TenantAuth set on the request, else `default`.
+
+    Over stdio (and in-process clients) there is no HTTP request: the process acts for one tenant.
+    An HTTP request without a tenant is refused rather than given the default's memories.
+    """
+    request = ctx.request_context.request
+    if request is None:
+        return default
+    tenant = getattr(getattr(request, "state", None), "tenant", None)
+    if not isinstance(tenant, str):
+        raise ToolError("unauthorized: this request carries no tenant")
+    return tenant
+
+
+def build_mcp_server(memories_for: Callable[[str], Memories], default_tenant: str = "default") -> MCPServer:
+    """The tools; `memories_for(tenant)` is called per tool call (parts exist only in the lifespan)."""
     # MCPServer configures the root logger at its log level; at INFO every HTTP request
     # Mnemo makes to llama.cpp would be logged.
     server: MCPServer = MCPServer(
         name="mnemo", instructions=INSTRUCTIONS, version="0.1.0", log_level="WARNING"
     )
+
+    def memories(ctx: Context[Any, Any] | None) -> Memories:
+        return memories_for(default_tenant if ctx is None else tenant_of(ctx, default_tenant))
 
     async def guarded(coro: Any) -> Any:
         try:
@@ -79,6 +97,7 @@ def build_mcp_server(memories: Callable[[], Memories]) -> MCPServer:
         content: Text,
         tags: TagList | None = None,
         projectId: str | None = None,
+        ctx: Context[Any, Any] | None = None,
     ) -> dict[str, Any]:
         _blank("title", title)
         _blank("content", content)
@@ -90,7 +109,7 @@ def build_mcp_server(memories: Callable[[], Memories]) -> MCPServer:
             project=_project(projectId),
             source=Source.EXTRACTED,  # a model called the tool
         )
-        stored = await guarded(memories().create(memory))
+        stored = await guarded(memories(ctx).create(memory))
         result = {"outcome": stored.outcome.value, "memory": as_json(stored.memory)}
         if stored.closed is not None:
             result["closed"] = as_json(stored.closed)
@@ -103,6 +122,7 @@ def build_mcp_server(memories: Callable[[], Memories]) -> MCPServer:
         tags: TagList | None = None,
         projectId: str | None = None,
         limit: Annotated[int, Field(ge=1, le=100)] = 10,
+        ctx: Context[Any, Any] | None = None,
     ) -> dict[str, Any]:
         query = MemoryQuery(
             text=text or None,
@@ -112,15 +132,15 @@ def build_mcp_server(memories: Callable[[], Memories]) -> MCPServer:
             global_too=projectId is not None,
             limit=limit,
         )
-        page = await guarded(memories().search(query))
+        page = await guarded(memories(ctx).search(query))
         return {
             "total": page.total,
             "memories": [scored_json(s) for s in page.items],
         }
 
     @server.tool(name="memory-retrieve", description="Read one memory by id (counts as a use).")
-    async def memory_retrieve(id: str) -> dict[str, Any]:
-        book = memories()
+    async def memory_retrieve(id: str, ctx: Context[Any, Any] | None = None) -> dict[str, Any]:
+        book = memories(ctx)
         await guarded(book.get(id))
         await guarded(book.mark_used([id]))
         return as_json(await guarded(book.get(id)))
@@ -132,6 +152,7 @@ def build_mcp_server(memories: Callable[[], Memories]) -> MCPServer:
         content: Text | None = None,
         tags: TagList | None = None,
         type: MemoryType | None = None,
+        ctx: Context[Any, Any] | None = None,
     ) -> dict[str, Any]:
         _blank("title", title)
         _blank("content", content)
@@ -146,11 +167,11 @@ def build_mcp_server(memories: Callable[[], Memories]) -> MCPServer:
             changes["type"] = type
         if not changes:
             raise ToolError("nothing to change: give title, content, tags or type")
-        return as_json(await guarded(memories().update(id, changes)))
+        return as_json(await guarded(memories(ctx).update(id, changes)))
 
     @server.tool(name="memory-delete", description="Delete a memory by id.")
-    async def memory_delete(id: str) -> dict[str, Any]:
-        await guarded(memories().delete(id))
+    async def memory_delete(id: str, ctx: Context[Any, Any] | None = None) -> dict[str, Any]:
+        await guarded(memories(ctx).delete(id))
         return {"id": id, "deleted": True}
 
     return server

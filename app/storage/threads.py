@@ -9,7 +9,7 @@ from typing import TypeVar
 
 import anyio.to_thread
 
-from app.errors import StoreUnavailable
+from app.errors import MnemoError, StoreUnavailable
 
 T = TypeVar("T")
 Failures = tuple[type[Exception], ...]
@@ -20,7 +20,7 @@ def store_errors(what: str, failures: Failures = (Exception,)) -> Iterator[None]
     """Raise a failure of a store's library as StoreUnavailable("<what> failed: ...")."""
     try:
         yield
-    except StoreUnavailable:
+    except MnemoError:  # already says what went wrong (a store's own refusal, such as a full cap)
         raise
     except failures as exc:
         raise StoreUnavailable(f"{what} failed: {exc}") from exc

@@ -66,6 +66,10 @@ class ClientTurn(LLMContextManager):
             except LLMRefused as exc:
                 raise refused(exc) from exc
 
+    def _turns_to_store(self) -> int:
+        """The client's messages not stored yet, and the reply."""
+        return (len(self.sync.new) if self.sync else 0) + 1
+
     async def open(self) -> None:
         """Start the completion; messages or fields llama.cpp refuses are the client's 422."""
         try:
@@ -80,7 +84,7 @@ class ClientTurn(LLMContextManager):
         messages = [NewMessage(role=m.role, content=m.content) for m in self.sync.new]  # type: ignore[arg-type]
         if self.reply.strip():  # a reply of tool calls only has no text to remember
             messages.append(NewMessage(role="assistant", content=self.reply, incomplete=incomplete))
-        self.stored = await self._history.append(self.conversation_id, messages)
+        self.stored = await self._history.append(self.conversation_id, messages, held=self._held)
         return self.stored
 
 

@@ -14,7 +14,7 @@ from app.conversations.history import History, NewMessage
 from app.conversations.models import Turn
 from app.conversations.summarizer import SummaryScheduler
 from app.llm.protocols import ChatModel, Delta, Finished, Stream, StreamEvent
-from app.llm.slots import SlotChooser
+from app.llm.slots import Slots
 from app.llm.traffic import Reply, Traffic
 from app.llm.usage import Usage
 from app.longterm.extractor import LongTermScheduler
@@ -31,7 +31,7 @@ class TurnParts:
     builder: ContextBuilder
     history: History
     llm: ChatModel
-    slots: SlotChooser
+    slots: Slots
     scheduler: SummaryScheduler
     long_term: LongTermScheduler | None = None
     traffic: Traffic = field(default_factory=Traffic)
@@ -77,6 +77,7 @@ class LLMContextManager:
         self._stream: Stream | None = None
         self._reply: list[str] = []
         self._accepted = False
+        self._held = 0  # turns of room held under the tenant's cap until the turn is done
         self._finished = False
         self.context: PromptContext | None = None
         self.usage = Usage()
@@ -88,10 +89,17 @@ class LLMContextManager:
         return "".join(self._reply)
 
     async def __aenter__(self) -> LLMContextManager:
+        # A conversation owed summaries (refused by the queue's cap) gets them before its prompt;
+        # before the lock, as a fold takes it to save.
+        await self._scheduler.needed(self.conversation_id)
         await self._lock.acquire()
         try:
             budget = await self._builder.prompt_budget(self._reply_tokens)
             await self._prepare(budget)
+            # Before the model is called: a reply that could not be stored is refused, not streamed;
+            # its room is held until the turn is done.
+            await self._history.hold(self._turns_to_store())
+            self._held = self._turns_to_store()
         except BaseException:
             self._lock.release()
             raise
@@ -100,6 +108,10 @@ class LLMContextManager:
     async def _prepare(self, budget: int) -> None:
         """Build the prompt (with the conversation locked)."""
         self.context = await self._builder.build(self.conversation_id, self.message, budget, self.project)
+
+    def _turns_to_store(self) -> int:
+        """How many turns the turn will store: the message and the reply."""
+        return 2
 
     def _release_slot(self) -> None:
         if self._slot is not None:
@@ -148,7 +160,7 @@ class LLMContextManager:
         messages = [NewMessage(role="user", content=self.message)]
         if self._reply or not incomplete:
             messages.append(NewMessage(role="assistant", content=self.reply, incomplete=incomplete))
-        self.stored = await self._history.append(self.conversation_id, messages)
+        self.stored = await self._history.append(self.conversation_id, messages, held=self._held)
         return self.stored
 
     def _reply_done(self) -> None:
@@ -179,6 +191,8 @@ class LLMContextManager:
         finally:
             self._release_slot()
             self._reply_done()
+            self._history.release(self._held)
+            self._held = 0
             self._lock.release()
             if self._metrics is not None and self._finished:
                 self._metrics.turn(self.usage, self.context)

@@ -7,9 +7,13 @@ from asgi_lifespan import LifespanManager
 from prometheus_client.parser import text_string_to_metric_families
 from prometheus_client.samples import Sample
 
+from app.errors import LLMFailed
 from app.main import create_app
 from app.settings import Settings
+from app.tenancy import Tenancy
 from app.wiring import Services
+from tests.api.test_isolation import As, TenantFromHeader
+from tests.fakes import FakeLLM
 
 
 async def scrape(client: httpx.AsyncClient) -> list[Sample]:
@@ -83,8 +87,45 @@ async def test_the_background_jobs_are_read_at_scrape_time(
     samples = await scrape(client)
     assert value(samples, "mnemo_summary_jobs_running") == 0
     assert value(samples, "mnemo_summary_failures_total") == 0
-    services.scheduler.failures = 3  # read from the scheduler itself, nothing copied in between
+    services.scheduler.backlog.failures = 3  # read from the queue itself, nothing copied in between
     assert value(await scrape(client), "mnemo_summary_failures_total") == 3
+
+
+async def test_queues_and_store_sizes_move_with_every_tenants_traffic(
+    settings: Settings, tenancy: Tenancy, llm: FakeLLM
+) -> None:
+    app = create_app(settings, tenants=tenancy)
+    app.add_middleware(TenantFromHeader)
+    async with LifespanManager(app) as manager:
+        transport = httpx.ASGITransport(app=manager.app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://mnemo") as client:
+            before = await scrape(client)
+            assert value(before, "mnemo_stored", kind="turns") == 0
+            assert value(before, "mnemo_summary_queue_limit") == settings.summary_max_queued
+            turns = [{"role": "user", "content": f"turn {i}"} for i in range(6)]
+            for tenant in ("ada", "bob"):
+                await client.post("/conversations/c1/messages", json={"messages": turns}, headers=As(tenant))
+                memory = {"type": "general", "title": "t", "content": f"{tenant} keeps bees"}
+                await client.post("/memories", json=memory, headers=As(tenant))
+            llm.extraction.enqueue(
+                LLMFailed("the model broke off"), LLMFailed("again"), LLMFailed("and again")
+            )
+            await client.post(
+                "/chat", json={"conversation_id": "c2", "message": "I keep bees", "stream": False}
+            )
+            llm.fail_summaries = True
+            await client.post("/conversations/c3/messages", json={"messages": turns}, headers=As("ada"))
+            for tenant in ("ada", "bob", settings.tenant):
+                await tenancy.services(tenant).drain()
+            after = await scrape(client)
+    assert value(after, "mnemo_stored", kind="conversations") == 4
+    assert value(after, "mnemo_stored", kind="turns") == 20
+    assert value(after, "mnemo_stored", kind="memories") == 2
+    assert value(after, "mnemo_stored", kind="summaries") == value(after, "mnemo_summaries_written_total") > 0
+    assert value(after, "mnemo_summary_failures_total") >= 1
+    assert value(after, "mnemo_summary_jobs_running") == value(after, "mnemo_extraction_jobs_running") == 0
+    assert value(after, "mnemo_extraction_failures_total") == 1
+    assert value(after, "mnemo_extraction_jobs_dropped_total") == 0
 
 
 async def test_each_app_counts_only_its_own_traffic(settings: Settings, services: Services) -> None:

@@ -2,18 +2,21 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Sequence
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
 import pytest
 
 from app.conversations import history as history_module
+from app.conversations.catalog import Catalog
 from app.conversations.history import History, NewMessage
 from app.conversations.keywords import KeywordIndex
 from app.conversations.models import Summary, Turn
 from app.conversations.store import ChromaStore
-from app.errors import StoreUnavailable
+from app.errors import OverStorageCap, StorageFull, StoreUnavailable
 from tests.fakes import HashEmbedder
 
 WHEN = datetime(2024, 5, 8, 13, 56, tzinfo=UTC)
@@ -209,3 +212,23 @@ async def test_a_request_is_embedded_shortest_first_in_calls_of_a_few_and_stored
     assert [t.content for t in await history.read("c1", 0, 10)] == words
     found = await store.search("c1", embedder.vector("c c c"), 1, before=5)
     assert found[0].turn.turn_index == 2 and turns[2].content == "c c c"
+
+
+async def test_appends_under_way_at_once_cannot_pass_the_cap_together(
+    store: ChromaStore, embedder: HashEmbedder, tmp_path: Path
+) -> None:
+    catalog = Catalog(tmp_path / "conversations.sqlite3")
+    history = History(store, embedder, catalog=catalog.scoped("ada"), max_turns=4)
+    results = await asyncio.gather(
+        append(history, "c1", exchange("a", "b", "c")),
+        append(history, "c2", exchange("d", "e", "f")),
+        return_exceptions=True,
+    )
+    assert sorted(type(r).__name__ for r in results) == ["StorageFull", "list"]
+    assert await catalog.scoped("ada").stored_turns() == 3
+    with pytest.raises(OverStorageCap, match="more than the 4 a tenant may store"):
+        await append(history, "c3", exchange(*"abcde"))
+    await append(history, "c3", exchange("g"))  # what still fits
+    with pytest.raises(StorageFull, match="4 turns are stored of the 4 allowed"):
+        await append(history, "c3", exchange("h"))
+    catalog.close()

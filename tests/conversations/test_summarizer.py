@@ -1,6 +1,7 @@
 import asyncio
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from typing import Any
 
 import pytest
 
@@ -12,6 +13,7 @@ from app.conversations.store import ChromaStore
 from app.conversations.summarizer import QueueDepth, Summarizer, SummaryScheduler
 from app.llm.tokens import TokenCounter
 from app.llm.traffic import Reply, Traffic
+from app.prompt.builder import PromptContext
 from app.settings import Settings
 from app.wiring import Services
 from tests.fakes import FakeLLM, HashEmbedder
@@ -231,34 +233,62 @@ async def test_importing_20_conversations_of_1000_turns_queues_the_cap_and_folds
     for n in range(20):
         await recorder.append(f"c{n}", history_of(1000, f"c{n}"))
     await settle()
-    assert scheduler.queue == QueueDepth(queued=8, running=0, dropped=12)
+    assert scheduler.queue == QueueDepth(queued=8, running=0, dropped=12, owed=12)
     assert llm.completions == []  # nothing reaches the model while the reply streams
     traffic.leave(reply)
-    await asyncio.wait_for(scheduler.drain(), 30)
-    assert scheduler.queue == QueueDepth(queued=0, running=0, dropped=12)
-    # 8 conversations, 2 folds each: not the ~100 folds per conversation an end-to-end summary takes
-    assert len(llm.completions) == 16 and scheduler.written == 16
-    for n in range(8):
+    await asyncio.wait_for(scheduler.drain(), 30)  # the model is idle: the owed ones follow the first 8
+    assert scheduler.queue == QueueDepth(queued=0, running=0, dropped=12, owed=0)
+    # 2 folds a conversation: not the ~100 folds per conversation an end-to-end summary takes
+    assert len(llm.completions) == 40 and scheduler.written == 40
+    for n in range(20):
         written = turns.summaries[f"c{n}"]
         assert len(written) == 2
         assert min(s.turn_from for s in written) == 1000 - 4 - 64  # the look-back's tail, not turn 0
-    assert all(f"c{n}" not in turns.summaries for n in range(8, 20))
 
 
-async def test_a_dropped_conversation_is_summarised_when_its_next_turn_schedules_it(llm: FakeLLM) -> None:
+async def test_the_queue_never_holds_more_than_its_cap_while_owed_conversations_wait(llm: FakeLLM) -> None:
+    turns, scheduler, _ = lazy_parts(llm, max_queued=2)
+    recorder = Recorder(turns, scheduler)  # type: ignore[arg-type]
+    seen: list[int] = []
+    complete = llm.complete
+
+    async def watched(messages: Any, params: Any) -> str:
+        seen.append(scheduler.queue.queued + scheduler.queue.running)
+        return await complete(messages, params)
+
+    llm.complete = watched  # type: ignore[method-assign]
+    for n in range(6):
+        await recorder.append(f"c{n}", history_of(100, f"c{n}"))
+    assert scheduler.queue.owed == 4
+    await asyncio.wait_for(scheduler.drain(), 30)
+    assert seen and max(seen) <= 2
+    assert all(f"c{n}" in turns.summaries for n in range(6))
+
+
+async def test_an_owed_conversation_folds_before_its_next_prompt(llm: FakeLLM) -> None:
     turns, scheduler, traffic = lazy_parts(llm, max_queued=1)
     recorder = Recorder(turns, scheduler)  # type: ignore[arg-type]
-    reply = traffic.enter()
+    reply = traffic.enter()  # the model is busy: the background queue does not move
     await recorder.append("a", history_of(100, "a"))
     await recorder.append("b", history_of(100, "b"))
-    assert scheduler.queue == QueueDepth(queued=1, running=0, dropped=1)
+    assert scheduler.queue == QueueDepth(queued=1, running=0, dropped=1, owed=1)
     traffic.leave(reply)
+    await scheduler.needed("b")  # b's next prompt asks for it; a still waits behind it or beside it
+    assert turns.summaries["b"] and turns.summaries["b"][0].turn_from == 100 - 4 - 64
+    assert scheduler.queue.owed == 0
+    await scheduler.needed("b")  # owed no more: nothing more to do before the prompt
+    assert len(turns.summaries["b"]) == 1
     await asyncio.wait_for(scheduler.drain(), 10)
-    assert "b" not in turns.summaries
-    await recorder.append("b", history_of(2, "b"))  # its next turn
-    await asyncio.wait_for(scheduler.drain(), 10)
-    written = turns.summaries["b"]
-    assert len(written) == 2 and written[0].turn_from == 102 - 4 - 64
+
+
+async def test_closing_the_scheduler_starts_no_owed_work(llm: FakeLLM) -> None:
+    turns, scheduler, traffic = lazy_parts(llm, max_queued=1)
+    recorder = Recorder(turns, scheduler)  # type: ignore[arg-type]
+    traffic.enter()  # never leaves: the queued job waits until it is cancelled
+    await recorder.append("a", history_of(100, "a"))
+    await recorder.append("b", history_of(100, "b"))
+    await scheduler.aclose()
+    assert scheduler.busy == 0 and llm.completions == []
 
 
 async def test_each_scheduling_continues_from_the_last_summary_towards_the_window(llm: FakeLLM) -> None:
@@ -326,6 +356,36 @@ async def test_the_first_chat_after_an_import_has_the_summaries_of_the_turns_bef
         assert turn.context.window[0].turn_index == summaries[-1].turn_to + 1
 
 
+async def test_the_first_chat_in_a_conversation_the_cap_left_owed_has_its_summaries(
+    settings: Settings,
+    llm: FakeLLM,
+    store: ChromaStore,
+    embedder: HashEmbedder,
+) -> None:
+    lazy = settings.model_copy(
+        update={"summary_lookback": 12, "summary_max_per_conversation": 2, "summary_max_queued": 1}
+    )
+    services = Services.assemble(lazy, llm, store, embedder)
+    reply = services.traffic.enter()  # the model is busy while the archive comes in
+    await services.recorder.append("c1", history_of(200, "c1"))
+    await services.recorder.append("c2", history_of(200, "c2"))
+    assert services.scheduler.queue == QueueDepth(queued=1, running=0, dropped=1, owed=1)
+
+    async def first_chat() -> PromptContext | None:
+        async with services.turns.chat("c2", "what did we say", None, {}) as turn:
+            return turn.context
+
+    chat = asyncio.create_task(first_chat())
+    await settle()
+    assert not chat.done()  # its fold waits for the reply in flight, like any model call
+    services.traffic.leave(reply)
+    context = await asyncio.wait_for(chat, 10)
+    assert context is not None and context.summaries
+    assert context.summaries[0].turn_from == 200 - 2 - 12
+    assert services.scheduler.queue.owed == 0
+    await asyncio.wait_for(services.scheduler.drain(), 10)
+
+
 async def test_a_reply_that_starts_while_a_fold_reads_its_turns_still_goes_before_its_model_call(
     llm: FakeLLM,
 ) -> None:
@@ -360,3 +420,29 @@ async def test_a_reply_that_starts_while_a_fold_reads_its_turns_still_goes_befor
     traffic.leave(replies[0])
     await asyncio.wait_for(scheduler.drain(), 5)
     assert len(llm.completions) == 1 and turns.summaries["c1"][0].turn_from == 0
+
+
+async def test_schedulers_sharing_a_backlog_are_capped_together(llm: FakeLLM) -> None:
+    """Each tenant has its scheduler; the cap on queued conversations counts all tenants at once."""
+    ada_turns, ada, traffic = lazy_parts(llm, max_queued=3)
+    bob_turns, _, _ = lazy_parts(llm)
+    bob = SummaryScheduler(ada._summarizer, traffic=traffic, backlog=ada.backlog)
+    bob._summarizer = Summarizer(
+        bob_turns,  # type: ignore[arg-type]
+        HashEmbedder(),
+        llm,
+        TokenCounter(llm),
+        every=5,
+        keep=4,
+        max_tokens=64,
+        traffic=traffic,
+    )
+    reply = traffic.enter()
+    for n in range(2):
+        await Recorder(ada_turns, ada).append(f"c{n}", history_of(20, f"c{n}"))  # type: ignore[arg-type]
+        await Recorder(bob_turns, bob).append(f"c{n}", history_of(20, f"c{n}"))  # type: ignore[arg-type]
+    assert ada.backlog.held == 3 and ada.backlog.dropped == 1
+    assert ada.queue.queued + bob.queue.queued == 3
+    traffic.leave(reply)
+    await asyncio.wait_for(asyncio.gather(ada.drain(), bob.drain()), 10)
+    assert ada.backlog.held == 0

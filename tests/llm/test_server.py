@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import signal
 from pathlib import Path
 
 from gguf import GGUFWriter
 
-from app.llm.server import EMBEDDING_CTX, EmbeddingServerConfig, config_for, read_gguf
+from app.llm.server import EMBEDDING_CTX, EmbeddingServerConfig, config_for, exit_message, read_gguf
 
 
 def gguf(path: Path, arch: str, window: int | None, template: str | None) -> Path:
@@ -57,3 +58,8 @@ def test_the_embedding_server_pools_by_mean_and_one_batch_holds_a_whole_input() 
     assert int(value("--ubatch-size")) >= ctx and int(value("--batch-size")) >= ctx
     assert int(value("--parallel")) == 1
     assert "--threads" not in EmbeddingServerConfig(Path("m"), 1, alias="a", threads=0).command(Path("s"))
+
+
+def test_a_server_killed_by_an_illegal_instruction_says_how_to_rebuild_it() -> None:
+    assert "build_flags.py" in exit_message(-signal.SIGILL, "init: llama threadpool init")
+    assert "build_flags.py" not in exit_message(1, "error: unknown argument")

@@ -124,3 +124,17 @@ async def test_a_server_without_props_gets_no_slot_and_never_waits() -> None:
     chooser = SlotChooser(FakeLLM(n_ctx=0, slots=1))
     assert [await chooser.acquire("a"), await chooser.acquire("b")] == [None, None]
     assert chooser.waiting == 0
+
+
+async def test_conversations_are_pinned_by_tenant_and_id() -> None:
+    chooser = SlotChooser(FakeLLM(slots=2))
+    ada, bob = chooser.scoped("ada"), chooser.scoped("bob")
+    first, second = hashed_to(0, 2, 2)
+    assert await ada.acquire(first) == 0
+    assert await ada.acquire(second) == 1  # its hash's slot is busy: it moves
+    ada.release(0)
+    ada.release(1)
+    # Bob's `second` is another conversation than Ada's: it starts from its hash's slot.
+    assert await bob.acquire(second) == 0
+    assert await ada.acquire(second) == 1  # Ada's goes back to where it last ran
+    assert bob.waiting == ada.waiting == 0

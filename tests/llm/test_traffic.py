@@ -61,3 +61,24 @@ async def test_the_lane_holds_one_job_at_a_time_and_opens_after_the_replies() ->
     release.set()
     await asyncio.wait_for(asyncio.gather(*jobs), 5)
     assert order == ["a in", "a out", "b in", "b out"]
+
+
+async def test_background_work_waits_for_imports_and_a_quiet_moment_after_them() -> None:
+    """An import conversation after conversation leaves short gaps: a summary must not slip into one."""
+    traffic = Traffic(quiet=0.2)
+    with traffic.importing():
+        waiting = asyncio.create_task(traffic.idle())
+        await asyncio.sleep(0.3)
+        assert not waiting.done() and traffic.imports == 1  # the import goes first for as long as it lasts
+    await asyncio.sleep(0.1)
+    assert not waiting.done() and traffic.imports == 0  # a gap between two imports is not a quiet moment
+    with traffic.importing():  # the next conversation of the import
+        await asyncio.sleep(0.1)
+    await asyncio.sleep(0.1)
+    assert not waiting.done()
+    await asyncio.wait_for(waiting, 5)  # quiet for 0.2 s after the last import
+
+
+async def test_with_no_import_idle_does_not_wait_for_the_quiet() -> None:
+    traffic = Traffic(quiet=60)
+    await asyncio.wait_for(traffic.idle(), 1)

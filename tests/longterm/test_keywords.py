@@ -49,8 +49,10 @@ def test_put_replaces_and_remove_forgets(tmp_path: Path) -> None:
     index.put([memory("a", "Canoe", "river trip")], "t1")  # the same memory, edited
     assert index.search("kayak", "t1", limit=10) == {}
     assert index.search("canoe", "t1", limit=10) == {"a": 1.0}
-    index.remove(["a", "never-there"])
+    index.put([memory("a", "Canoe", "river trip")], "t2")  # another tenant's memory of the same id
+    index.remove(["a", "never-there"], "t1")
     assert index.ids("t1") == set()
+    assert index.search("canoe", "t2", limit=10) == {"a": 1.0}
     index.close()
 
 
@@ -58,7 +60,7 @@ def test_a_failed_transaction_leaves_the_index_as_it_was(tmp_path: Path) -> None
     index = MemoryKeywordIndex(tmp_path / "fts.sqlite3")
     index.put([memory("a", "Kayak", "lake trip")], "t1")
     with pytest.raises(OSError), index.transaction():
-        index.remove(["a"])
+        index.remove(["a"], "t1")
         index.put([memory("b", "Canoe", "river trip")], "t1")
         raise OSError("Chroma refused the write")
     assert index.ids("t1") == {"a"}

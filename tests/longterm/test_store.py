@@ -7,7 +7,8 @@ import pytest
 from app.errors import StoreUnavailable
 from app.longterm.keywords import MemoryKeywordIndex
 from app.longterm.models import LongTermMemory, MemoryType, Source
-from app.longterm.store import MemoryStore, encode_tags
+from app.longterm.store import COLLECTION, MemoryStore, encode_tags, key_by_tenant, memory_metadata
+from app.storage.chroma import open_collection
 from tests.fakes import HashEmbedder
 
 embedder = HashEmbedder()
@@ -106,7 +107,32 @@ async def test_tenants_share_the_collection_but_not_their_memories(
     assert await other.get([mine.id]) == {}
     assert await other.scan() == [] and await other.find() == []
     assert await other.nearest(embedder.vector("kayak"), 5) == []
+    theirs = fact("A canoe trip on the river", id=mine.id)  # the same memory id, another tenant's memory
+    await put(other, theirs)
+    await other.delete([mine.id])  # deletes theirs, never mine
+    assert (await memory_store.get([mine.id]))[mine.id].content == mine.content
+    assert await memory_store.keyword("kayak") == {mine.id: 1.0}
+    assert await other.get([mine.id]) == {} and await other.keyword("canoe") == {}
     other.close()
+
+
+async def test_memories_stored_before_tenants_are_keyed_by_their_tenant(chroma: Any, tmp_path: Path) -> None:
+    collection = open_collection(chroma, COLLECTION)
+    old = fact("A kayak trip on the lake")
+    collection.add(  # as stored before tenants: the memory id alone
+        ids=[old.id],
+        documents=[old.content],
+        metadatas=[memory_metadata(old, "me")],
+        embeddings=[embedder.vector(old.content)],
+    )
+    assert key_by_tenant(collection) == 1
+    assert key_by_tenant(collection) == 0  # once
+    assert collection.get(include=[])["ids"] == [f"me/{old.id}"]
+    store = MemoryStore(chroma, MemoryKeywordIndex(tmp_path / "fts.sqlite3"), tenant="me")
+    assert await store.reconcile() == (1, 0)
+    assert (await store.get([old.id]))[old.id].content == old.content
+    assert [m.id for m, _ in await store.nearest(embedder.vector("kayak"), 5)] == [old.id]
+    store.close()
 
 
 async def test_a_write_chroma_refuses_leaves_no_keyword_entry(memory_store: MemoryStore) -> None:

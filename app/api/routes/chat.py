@@ -105,7 +105,12 @@ async def _sse(turn: LLMContextManager) -> AsyncGenerator[ServerSentEvent, None]
             "then `done` or `error`)",
             "content": {"text/event-stream": {"schema": CHAT_EVENT}},
         },
+        413: {"model": ErrorResponse, "description": "More turns than the tenant may store at all"},
         422: {"model": ErrorResponse, "description": "Bad input, or a message too large for the context"},
+        429: {
+            "model": ErrorResponse,
+            "description": "The tenant's stored turns are at their cap; nothing stored",
+        },
         502: {"model": ErrorResponse, "description": "llama.cpp refused the request"},
         503: {"model": ErrorResponse, "description": "llama.cpp or Chroma is unavailable; nothing stored"},
     },

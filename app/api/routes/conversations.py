@@ -1,4 +1,4 @@
-"""Conversation history: import, read, preview the context, list summaries, forget."""
+"""Conversation history: list, import, read, preview the context, list summaries, forget."""
 
 from __future__ import annotations
 
@@ -10,10 +10,20 @@ from fastapi.responses import JSONResponse, StreamingResponse
 from starlette.requests import ClientDisconnect
 from starlette.types import Receive, Scope, Send
 
-from app.api.deps import BuilderDep, ConversationIdPath, HistoryDep, RecorderDep, SentDep, SettingsDep
+from app.api.deps import (
+    BuilderDep,
+    CatalogDep,
+    ConversationIdPath,
+    HistoryDep,
+    RecorderDep,
+    SentDep,
+    SettingsDep,
+)
 from app.api.schemas.conversations import (
     ContextRequest,
     ContextResponse,
+    ConversationOut,
+    ConversationsPage,
     DeleteResponse,
     ImportProgress,
     ImportRequest,
@@ -31,6 +41,7 @@ from app.importer.stream import CHUNK_MESSAGES, Progress, StreamImport
 
 router = APIRouter(prefix="/conversations", tags=["conversations"])
 ERRORS = error_responses(422, 503)
+WRITES = error_responses(413, 422, 429, 503)  # a write past the tenant's cap on stored turns is refused
 
 
 @router.post(
@@ -38,8 +49,11 @@ ERRORS = error_responses(422, 503)
     status_code=status.HTTP_201_CREATED,
     response_model=ImportResponse,
     summary="Import history",
-    description="Append up to 1,000 messages to a conversation, embedded in batches, in the order given.",
-    responses=ERRORS,
+    description=(
+        "Append up to 1,000 messages to a conversation, embedded in batches, in the order given. "
+        "Refused whole (429, or 413 for more than the cap) past the tenant's cap on stored turns."
+    ),
+    responses=WRITES,
 )
 async def import_messages(
     conversation_id: ConversationIdPath, body: ImportRequest, recorder: RecorderDep
@@ -49,6 +63,27 @@ async def import_messages(
         conversation_id=conversation_id,
         ids=[t.id for t in turns],
         turn_indices=[t.turn_index for t in turns],
+    )
+
+
+@router.get(
+    "",
+    response_model=ConversationsPage,
+    summary="List conversations",
+    description=(
+        "The caller's conversations, most recently active first, with how many turns and summaries each "
+        "stores and when it was first and last written to; a page at a time."
+    ),
+    responses=ERRORS,
+)
+async def list_conversations(
+    catalog: CatalogDep,
+    limit: Annotated[int, Query(ge=1, le=200, description="Conversations per page")] = 50,
+    offset: Annotated[int, Query(ge=0, description="Conversations to skip")] = 0,
+) -> ConversationsPage:
+    entries, total = await catalog.page(limit, offset)
+    return ConversationsPage(
+        conversations=[ConversationOut.of(e) for e in entries], total=total, limit=limit, offset=offset
     )
 
 
@@ -98,7 +133,7 @@ class ImportStreamResponse(StreamingResponse):
         "a 413. An import that stops in its first chunk answers with the error's status."
     ),
     response_class=ImportStreamResponse,
-    responses={200: {"content": {"application/x-ndjson": {}}}, **error_responses(413, 415, 422, 503)},
+    responses={200: {"content": {"application/x-ndjson": {}}}, **error_responses(413, 415, 422, 429, 503)},
     openapi_extra={"requestBody": IMPORT_BODY},
 )
 async def import_stream(request: Request, recorder: RecorderDep) -> Response:

@@ -24,7 +24,8 @@ async def health() -> dict[str, str]:
     description=(
         "200 when llama.cpp and Chroma both answer, else 503 naming what is down. Also tells the "
         "context size in use, whether token counts are exact (llama.cpp's tokenizer) or estimated, and "
-        "the summary queue: conversations queued and running, and those dropped past the global cap."
+        "the summary queue: conversations queued and running, those dropped past the global cap, and those "
+        "owed a fold since (folded when a job ends or before their next prompt)."
     ),
 )
 async def ready(

@@ -34,6 +34,7 @@ from app.longterm.models import LongTermMemory, MemoryQuery, MemoryType, Source
 
 router = APIRouter(prefix="/memories", tags=["memories"])
 ERRORS = error_responses(404, 422, 503)
+WRITES = error_responses(404, 413, 422, 429, 503)  # past the tenant's cap on stored memories: refused
 MAX_IMPORT_BYTES = 50_000_000
 IMPORT_EXAMPLE = (
     '{"format": "mnemo-memories", "version": 1, "embedding_model": "all-MiniLM-L6-v2", "dimensions": 384}\n'
@@ -68,7 +69,7 @@ IMPORT_BODY = {
         "a near one (cosine >= 0.75) or the one named by `supersedes` is closed and replaced "
         "(outcome `superseded`, the old one in `closed`)."
     ),
-    responses={200: {"model": StoredOut, "description": "Merged into a memory already stored"}, **ERRORS},
+    responses={200: {"model": StoredOut, "description": "Merged into a memory already stored"}, **WRITES},
 )
 async def create_memory(body: MemoryCreate, book: BookDep, response: Response) -> StoredOut:
     memory = LongTermMemory(
@@ -152,7 +153,7 @@ async def list_memories(
         "Counts by type, source, project and tag (current memories), superseded and archived counts, "
         "storage sizes, and since start-up: the extraction and summary counters, failures by reason "
         "and the last jobs of each (what each stored or wrote, or why it failed), and the summary queue "
-        "(conversations queued, running, and dropped past the global cap)."
+        "(conversations queued, running, dropped past the global cap, and owed a fold since)."
     ),
     responses=ERRORS,
 )
@@ -202,9 +203,10 @@ async def export_memories(transfer: TransferDep) -> StreamingResponse:
     description=(
         "The body is an export (JSONL). Each line is validated on its own: bad lines are reported with "
         "their number and the rest imports. `mode=skip` leaves memories whose id exists; `overwrite` "
-        "replaces them. Vectors are reused when the header names our embedding model, else re-embedded."
+        "replaces them. Vectors are reused when the header names our embedding model, else re-embedded. "
+        "Refused whole (429, or 413 for more than the cap) if its new memories pass the tenant's cap."
     ),
-    responses=ERRORS,
+    responses=WRITES,
     openapi_extra={"requestBody": IMPORT_BODY},
 )
 async def import_memories(

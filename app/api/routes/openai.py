@@ -148,7 +148,7 @@ class Completion:
             "ending with `data: [DONE]`",
             "content": {"application/json": {}, "text/event-stream": {"schema": COMPLETION_EVENT}},
         },
-        **openai_error_responses(422, 502, 503),
+        **openai_error_responses(413, 422, 429, 502, 503),
     },
 )
 async def chat_completions(

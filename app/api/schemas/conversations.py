@@ -9,6 +9,7 @@ from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StrictBool, S
 
 from app.api.errors import problem
 from app.api.schemas.memories import NOT_BLANK, Project, ScoredOut
+from app.conversations.catalog import Entry
 from app.conversations.history import NewMessage
 from app.conversations.models import Recalled, Summary, Turn
 from app.fields import NAME_PATTERN, JsonDateTime, JsonInt, as_utc, check_conversation_id, not_blank
@@ -257,6 +258,49 @@ class SummariesOut(BaseModel):
 class DeleteResponse(BaseModel):
     conversation_id: str
     deleted: int
+
+
+class ConversationOut(BaseModel):
+    conversation_id: str
+    turns: int = Field(description="Turns stored, abandoned ones included")
+    summaries: int = Field(description="Summaries written")
+    first_activity: datetime = Field(description="Time of its oldest turn (ISO 8601, UTC)")
+    last_activity: datetime = Field(
+        description="Time of its newest turn or summary (ISO 8601, UTC); an imported turn keeps its own time"
+    )
+
+    @classmethod
+    def of(cls, entry: Entry) -> ConversationOut:
+        return cls.model_validate(entry, from_attributes=True)
+
+
+class ConversationsPage(BaseModel):
+    """A page of the caller's conversations, most recently active first."""
+
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "conversations": [
+                        {
+                            "conversation_id": "ada",
+                            "turns": 42,
+                            "summaries": 3,
+                            "first_activity": "2025-05-01T09:30:00Z",
+                            "last_activity": "2025-05-03T18:02:11Z",
+                        }
+                    ],
+                    "total": 1,
+                    "limit": 50,
+                    "offset": 0,
+                }
+            ]
+        }
+    )
+    conversations: list[ConversationOut]
+    total: int = Field(description="Conversations in all, on every page")
+    limit: int
+    offset: int
 
 
 class ErrorBody(BaseModel):

@@ -170,3 +170,38 @@ async def test_an_embedding_server_that_is_down_is_reported_and_nothing_is_store
                 "the embedding server at http://embedder.test is not reachable"
             )
             assert (await client.get("/conversations/c1/messages")).json()["messages"] == []
+
+
+async def test_list_conversations_most_recent_first_in_pages(client: httpx.AsyncClient) -> None:
+    empty = (await client.get("/conversations")).json()
+    assert empty == {"conversations": [], "total": 0, "limit": 50, "offset": 0}
+    for day, cid in enumerate(["first", "second", "third"]):
+        dated = [{**m, "created_at": f"2024-05-0{day + 1}T10:00:00Z"} for m in messages(2)]
+        await client.post(f"/conversations/{cid}/messages", json={"messages": dated})
+    body = (await client.get("/conversations", params={"limit": 2})).json()
+    assert body["total"] == 3 and body["limit"] == 2 and body["offset"] == 0
+    assert [c["conversation_id"] for c in body["conversations"]] == ["third", "second"]
+    assert body["conversations"][0] == {
+        "conversation_id": "third",
+        "turns": 2,
+        "summaries": 0,
+        "first_activity": "2024-05-03T10:00:00Z",
+        "last_activity": "2024-05-03T10:00:00Z",
+    }
+    rest = (await client.get("/conversations", params={"limit": 2, "offset": 2})).json()
+    assert [c["conversation_id"] for c in rest["conversations"]] == ["first"]
+    await client.post("/chat", json={"conversation_id": "first", "message": "back again", "stream": False})
+    listed = (await client.get("/conversations")).json()["conversations"]
+    assert listed[0]["conversation_id"] == "first" and listed[0]["turns"] == 4
+    await client.delete("/conversations/second")
+    assert [c["conversation_id"] for c in (await client.get("/conversations")).json()["conversations"]] == [
+        "first",
+        "third",
+    ]
+
+
+async def test_list_conversations_refuses_bad_pages(client: httpx.AsyncClient) -> None:
+    for params in [{"limit": 0}, {"limit": 201}, {"offset": -1}, {"limit": "x"}]:
+        response = await client.get("/conversations", params=params)
+        assert response.status_code == 422, params
+        assert response.json()["error"]["code"] == "invalid_input"

@@ -29,7 +29,7 @@ async def test_ready_when_llm_and_store_answer(client: httpx.AsyncClient, llm: F
         "token_counts": "exact",
         "summaries_in_progress": 0,
         "summary_failures": 0,
-        "summary_queue": {"queued": 0, "running": 0, "dropped": 0},
+        "summary_queue": {"queued": 0, "running": 0, "dropped": 0, "owed": 0},
     }
 
 
@@ -89,11 +89,17 @@ async def test_the_summary_queue_tells_what_waits_behind_a_reply_and_what_the_ca
     history = [{"role": "user", "content": f"message {n}"} for n in range(12)]
     for cid in ["c1", "c2", "c3"]:
         await client.post(f"/conversations/{cid}/messages", json={"messages": history})
-    expected = {"queued": 2, "running": 0, "dropped": 1}
+    expected = {"queued": 2, "running": 0, "dropped": 1, "owed": 1}
     assert (await client.get("/ready")).json()["summary_queue"] == expected
     assert (await client.get("/memories/stats")).json()["summary_queue"] == expected
     assert llm.completions == []
     services.traffic.leave(reply)
     await services.scheduler.drain()
-    assert (await client.get("/ready")).json()["summary_queue"] == {"queued": 0, "running": 0, "dropped": 1}
-    assert len(llm.completions) == 2
+    # the owed conversation took the place of a finished job while the model was idle
+    assert (await client.get("/ready")).json()["summary_queue"] == {
+        "queued": 0,
+        "running": 0,
+        "dropped": 1,
+        "owed": 0,
+    }
+    assert len(llm.completions) == 3
