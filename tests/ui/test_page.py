@@ -1,4 +1,4 @@
-"""The page as a whole: served at /ui, asks for a key on 401 and sends it, fits a phone's screen."""
+"""The page as a whole: served at /ui, asks for a key when keys are on and sends it, fits a phone."""
 
 from __future__ import annotations
 
@@ -8,71 +8,54 @@ import httpx
 import pytest
 from playwright.sync_api import Browser, Page, expect
 from pydantic import SecretStr
-from starlette.types import ASGIApp, Receive, Scope, Send
 
 from app.main import create_app
 from app.settings import Settings
-from app.wiring import Services
+from app.tenancy import Tenancy
 from tests.ui.browser import PHONE, screenshot
 from tests.ui.conftest import Served, serving
 
 pytestmark = pytest.mark.ui
-KEY = "mk-tenant-secret"
 ADMIN_KEY = "admin-key-for-the-page-0123456789"
 
 
-class RequireKey:
-    """What the tenant issue's auth does, as far as the page sees it: every API route wants a key, /ui not."""
-
-    def __init__(self, app: ASGIApp) -> None:
-        self.app = app
-        self.seen: list[str] = []
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] == "http" and not scope["path"].startswith("/ui"):
-            given = dict(scope["headers"]).get(b"authorization", b"").decode()
-            self.seen.append(given)
-            if given != f"Bearer {KEY}":
-                body = b'{"error": {"code": "unauthorized", "message": "A valid API key is required."}}'
-                await send(
-                    {
-                        "type": "http.response.start",
-                        "status": 401,
-                        "headers": [(b"content-type", b"application/json")],
-                    }
-                )
-                await send({"type": "http.response.body", "body": body})
-                return
-        await self.app(scope, receive, send)
-
-
 @pytest.fixture
-def locked(settings: Settings, services: Services) -> Iterator[tuple[str, RequireKey]]:
-    guard = RequireKey(create_app(settings, services))
-    with serving(guard) as url:
-        yield url, guard
+def keyed(settings: Settings, tenancy: Tenancy) -> Iterator[tuple[str, str]]:
+    """Mnemo with keys on (MNEMO_ADMIN_KEY) and a tenant made by the admin API: the URL, the tenant's key."""
+    keys_on = settings.model_copy(update={"admin_key": SecretStr(ADMIN_KEY)})
+    with serving(create_app(keys_on, tenants=tenancy)) as url:
+        made = httpx.post(f"{url}/admin/tenants", json={"name": "ada"}, headers=bearer(ADMIN_KEY))
+        assert made.status_code == 201, made.text
+        yield url, made.json()["api_key"]
 
 
-def test_the_page_asks_for_a_key_on_401_and_sends_it_on_every_call(
-    locked: tuple[str, RequireKey], page: Page
+def bearer(key: str) -> dict[str, str]:
+    return {"Authorization": f"Bearer {key}"}
+
+
+def test_with_keys_on_the_page_asks_for_one_and_sends_it_on_every_call(
+    keyed: tuple[str, str], page: Page
 ) -> None:
-    url, guard = locked
-    page.goto(f"{url}/ui")  # the bare path leads to the page's folder
+    url, key = keyed
+    sent: list[str | None] = []
+    page.on("request", lambda r: sent.append(r.headers.get("authorization")) if "/ui/" not in r.url else None)
+    page.goto(f"{url}/ui")  # the bare path leads to the page's folder, open without a key
     dialog = page.locator("#key-dialog")
     expect(dialog).to_be_visible()
-    expect(dialog.locator("#key-reason")).to_have_text("A valid API key is required.")
-    dialog.locator("#key-input").fill("wrong")
+    refused = httpx.get(f"{url}/memories").json()["error"]["message"]
+    expect(dialog.locator("#key-reason")).to_have_text(refused)
+    dialog.locator("#key-input").fill("not-a-key")
     dialog.get_by_role("button", name="Use key").click()
     expect(dialog).to_be_visible()  # refused again: asked again
-    dialog.locator("#key-input").fill(KEY)
+    dialog.locator("#key-input").fill(key)
     dialog.get_by_role("button", name="Use key").click()
     expect(dialog).to_be_hidden()
     expect(page.locator("li.empty")).to_have_text("No memory matches.")
-    assert page.evaluate("sessionStorage.getItem('mnemo.apiKey')") == KEY
-    guard.seen.clear()
+    assert page.evaluate("sessionStorage.getItem('mnemo.apiKey')") == key
+    sent.clear()
     page.get_by_role("link", name="Dashboard").click()
     expect(page.locator(".stat").filter(has_text="current")).to_be_visible()
-    assert guard.seen and all(given == f"Bearer {KEY}" for given in guard.seen)
+    assert sent and all(given == f"Bearer {key}" for given in sent)
 
 
 def test_without_keys_it_just_works_and_the_bare_path_redirects(served: Served, page: Page) -> None:
@@ -114,30 +97,19 @@ def test_every_view_fits_a_phone(served: Served, browser: Browser, view: str) ->
         context.close()
 
 
-def test_with_keys_on_the_page_signs_in_with_a_tenants_key(
-    settings: Settings, services: Services, page: Page
-) -> None:
-    if "admin_key" not in Settings.model_fields:
-        pytest.skip("API keys come with the tenant issue (MNEMO_ADMIN_KEY); until then RequireKey stands in")
-    keyed = settings.model_copy(update={"admin_key": SecretStr(ADMIN_KEY)})
-    admin = {"Authorization": f"Bearer {ADMIN_KEY}"}
-    with serving(create_app(keyed, services)) as url, httpx.Client(base_url=url, timeout=30) as api:
-        made = api.post("/admin/tenants", json={"name": "ada"}, headers=admin)
-        assert made.status_code == 201, made.text
-        tenant = {"Authorization": f"Bearer {made.json()['api_key']}"}
-        page.goto(f"{url}/ui/")
-        dialog = page.locator("#key-dialog")
-        expect(dialog).to_be_visible()
-        expect(dialog.locator("#key-reason")).to_have_text(api.get("/memories").json()["error"]["message"])
-        dialog.locator("#key-input").fill(made.json()["api_key"])
-        dialog.get_by_role("button", name="Use key").click()
-        expect(page.locator("li.empty")).to_have_text("No memory matches.")
-        page.get_by_role("button", name="Add memory").click()
-        form = page.locator("dialog[open]")
-        form.locator("input[name=title]").fill("Theme")
-        form.locator("textarea[name=content]").fill("Ada prefers a dark theme")
-        form.get_by_role("button", name="Add").click()
-        expect(page.locator("li.memory .title")).to_have_text(["Theme"])
-        # Stored as the tenant the key names: the tenant's key reads it back.
-        listed = api.get("/memories", headers=tenant).json()["memories"]
-        assert [m["content"] for m in listed] == ["Ada prefers a dark theme"]
+def test_what_the_page_adds_with_a_tenants_key_is_that_tenants(keyed: tuple[str, str], page: Page) -> None:
+    url, key = keyed
+    page.goto(f"{url}/ui/")
+    page.locator("#key-input").fill(key)
+    page.locator("#key-dialog").get_by_role("button", name="Use key").click()
+    page.get_by_role("button", name="Add memory").click()
+    form = page.locator("dialog[open]")
+    form.locator("input[name=title]").fill("Theme")
+    form.locator("textarea[name=content]").fill("Ada prefers a dark theme")
+    form.get_by_role("button", name="Add").click()
+    expect(page.locator("li.memory .title")).to_have_text(["Theme"])
+    # The tenant's key reads it back; another tenant's does not see it.
+    listed = httpx.get(f"{url}/memories", headers=bearer(key)).json()["memories"]
+    assert [m["content"] for m in listed] == ["Ada prefers a dark theme"]
+    bob = httpx.post(f"{url}/admin/tenants", json={"name": "bob"}, headers=bearer(ADMIN_KEY))
+    assert httpx.get(f"{url}/memories", headers=bearer(bob.json()["api_key"])).json()["memories"] == []
