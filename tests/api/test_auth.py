@@ -19,6 +19,7 @@ from pydantic import SecretStr
 from app.api.auth import Access, TenantAuth, access, bearer
 from app.main import create_app
 from app.settings import Settings
+from app.tenancy import Tenancy
 from app.tenants.registry import Registry
 from app.wiring import Services
 
@@ -63,8 +64,8 @@ async def serving(app: FastAPI) -> AsyncIterator[httpx.AsyncClient]:
 
 
 @pytest.fixture
-async def http(keyed: Settings, services: Services) -> AsyncIterator[httpx.AsyncClient]:
-    async for client in serving(with_probe(create_app(keyed, services))):
+async def http(keyed: Settings, tenancy: Tenancy) -> AsyncIterator[httpx.AsyncClient]:
+    async for client in serving(with_probe(create_app(keyed, tenants=tenancy))):
         yield client
 
 

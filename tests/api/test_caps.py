@@ -17,7 +17,7 @@ from app.errors import StorageFull
 from app.main import create_app
 from app.settings import Settings
 from app.wiring import TenantParts
-from tests.api.test_isolation import As, TenantFromHeader
+from tests.api.test_isolation import As, behind_the_keys
 from tests.fakes import FakeLLM
 
 
@@ -39,7 +39,7 @@ def settings(tmp_path: Path) -> Settings:
 @pytest.fixture
 async def http(settings: Settings, tenant_parts: TenantParts) -> AsyncIterator[httpx.AsyncClient]:
     app = create_app(settings, tenants=tenant_parts.tenancy())
-    app.add_middleware(TenantFromHeader)
+    behind_the_keys(app)
     async with LifespanManager(app) as manager:
         transport = httpx.ASGITransport(app=manager.app)
         async with httpx.AsyncClient(transport=transport, base_url="http://mnemo") as client:

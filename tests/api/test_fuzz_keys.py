@@ -25,6 +25,7 @@ from schemathesis.specs.openapi.checks import negative_data_rejection
 from app.api.auth import Access, access
 from app.main import create_app
 from app.settings import Settings
+from app.tenancy import Tenancy
 from app.tenants.registry import Registry
 from app.wiring import Services
 from tests.api.test_fuzz import COMMON, MOSTLY, REFUSED, run
@@ -40,9 +41,10 @@ HEADERS = {"Authorization": f"Bearer {ADMIN}"}
 
 
 @pytest.fixture
-def keyed_app(settings: Settings, services: Services) -> Iterator[object]:
+def keyed_app(settings: Settings, tenancy: Tenancy) -> Iterator[object]:
     app = create_app(
-        settings.model_copy(update={"admin_key": SecretStr(ADMIN), "requests_per_minute": 10_000}), services
+        settings.model_copy(update={"admin_key": SecretStr(ADMIN), "requests_per_minute": 10_000}),
+        tenants=tenancy,
     )
     yield app
     asgi.shutdown_lifespans()

@@ -12,6 +12,7 @@ from pydantic import SecretStr
 from app.api.limits import RequestLimits
 from app.main import create_app
 from app.settings import Settings
+from app.tenancy import Tenancy
 from app.tenants.rate import RequestRate
 from app.wiring import Services
 
@@ -94,10 +95,10 @@ def test_the_memory_import_is_never_capped_above_what_its_route_reads(settings: 
 
 
 async def test_requests_over_the_rate_are_a_429_with_retry_after_per_tenant(
-    settings: Settings, services: Services
+    settings: Settings, tenancy: Tenancy
 ) -> None:
     keyed = settings.model_copy(update={"admin_key": SecretStr(ADMIN), "requests_per_minute": 2})
-    async for http in serve(create_app(keyed, services)):
+    async for http in serve(create_app(keyed, tenants=tenancy)):
         admin = {"Authorization": f"Bearer {ADMIN}"}
         keys = {}
         for name in ["ada", "bob"]:
@@ -124,7 +125,9 @@ async def test_the_schema_declares_413_on_bodies_and_429_when_limited(settings: 
     health = schema["paths"]["/health"]["get"]["responses"]
     assert "413" not in health and "429" not in health
     unlimited = create_app(settings).openapi()
-    assert "429" not in unlimited["paths"]["/chat"]["post"]["responses"]
+    # a read has no 429 without a rate (writes keep theirs: the stored caps answer one)
+    assert "429" in schema["paths"]["/memories"]["get"]["responses"]
+    assert "429" not in unlimited["paths"]["/memories"]["get"]["responses"]
 
 
 async def test_limits_read_the_tenant_the_key_check_set() -> None:

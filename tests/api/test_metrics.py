@@ -12,7 +12,7 @@ from app.main import create_app
 from app.settings import Settings
 from app.tenancy import Tenancy
 from app.wiring import Services
-from tests.api.test_isolation import As, TenantFromHeader
+from tests.api.test_isolation import As, behind_the_keys
 from tests.fakes import FakeLLM
 
 
@@ -95,7 +95,7 @@ async def test_queues_and_store_sizes_move_with_every_tenants_traffic(
     settings: Settings, tenancy: Tenancy, llm: FakeLLM
 ) -> None:
     app = create_app(settings, tenants=tenancy)
-    app.add_middleware(TenantFromHeader)
+    behind_the_keys(app)
     async with LifespanManager(app) as manager:
         transport = httpx.ASGITransport(app=manager.app)
         async with httpx.AsyncClient(transport=transport, base_url="http://mnemo") as client:
@@ -107,6 +107,8 @@ async def test_queues_and_store_sizes_move_with_every_tenants_traffic(
                 await client.post("/conversations/c1/messages", json={"messages": turns}, headers=As(tenant))
                 memory = {"type": "general", "title": "t", "content": f"{tenant} keeps bees"}
                 await client.post("/memories", json=memory, headers=As(tenant))
+            for tenant in ("ada", "bob"):  # their summaries, written once the import is quiet
+                await tenancy.services(tenant).drain()
             llm.extraction.enqueue(
                 LLMFailed("the model broke off"), LLMFailed("again"), LLMFailed("and again")
             )

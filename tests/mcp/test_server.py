@@ -17,6 +17,7 @@ from app.main import create_app
 from app.mcp import server
 from app.mcp.server import as_json, scored_json
 from app.settings import Settings
+from app.tenancy import Tenancy
 from app.wiring import Services
 
 TOOLS = {"memory-store", "memory-search", "memory-retrieve", "memory-update", "memory-delete"}
@@ -33,7 +34,7 @@ async def test_the_five_tools_store_search_retrieve_update_and_delete(
     client: httpx.AsyncClient, settings: Settings, services: Services
 ) -> None:
     app: FastAPI = create_app(settings, services)
-    app.state.services = services  # what its lifespan does; the same parts as the HTTP client's app
+    app.state.tenants = Tenancy(services)  # what its lifespan does; the same parts as the HTTP client's app
     async with Client(app.state.mcp) as mcp:
         tools = (await mcp.list_tools()).tools
         assert {t.name for t in tools} == TOOLS
@@ -97,7 +98,7 @@ async def test_bad_tags_projects_and_blank_text_are_refused_with_their_messages(
     settings: Settings, services: Services
 ) -> None:
     app: FastAPI = create_app(settings, services)
-    app.state.services = services
+    app.state.tenants = Tenancy(services)
     args = {"type": "general", "title": "t", "content": "c"}
     async with Client(app.state.mcp) as mcp:
         for extra, message in [

@@ -19,8 +19,8 @@ from app.longterm.book import Memories
 from app.mcp import __main__ as stdio
 from app.mcp.server import tenant_of
 from app.settings import Settings
+from app.tenancy import Tenancy
 from app.tenants.registry import Registry
-from app.wiring import Services
 
 ADMIN = "admin-key-for-tests-0123456789"
 HEADERS = {"accept": "application/json, text/event-stream", "content-type": "application/json"}
@@ -85,9 +85,9 @@ async def search_over_http(http: httpx.AsyncClient, key: dict[str, str]) -> dict
 
 
 async def test_tool_calls_over_http_ask_for_the_keys_tenant(
-    settings: Settings, services: Services, asked: list[str]
+    settings: Settings, tenancy: Tenancy, asked: list[str]
 ) -> None:
-    app = main.create_app(settings.model_copy(update={"admin_key": SecretStr(ADMIN)}), services)
+    app = main.create_app(settings.model_copy(update={"admin_key": SecretStr(ADMIN)}), tenants=tenancy)
     async with LifespanManager(app) as manager:
         transport = httpx.ASGITransport(app=manager.app)
         async with httpx.AsyncClient(transport=transport, base_url="http://127.0.0.1:8000") as http:
@@ -109,9 +109,9 @@ async def test_tool_calls_over_http_ask_for_the_keys_tenant(
 
 
 async def test_tool_calls_over_http_without_keys_ask_for_the_configured_tenant(
-    settings: Settings, services: Services, asked: list[str]
+    settings: Settings, tenancy: Tenancy, asked: list[str]
 ) -> None:
-    app = main.create_app(settings.model_copy(update={"tenant": "solo"}), services)
+    app = main.create_app(settings.model_copy(update={"tenant": "solo"}), tenants=tenancy)
     async with LifespanManager(app) as manager:
         transport = httpx.ASGITransport(app=manager.app)
         async with httpx.AsyncClient(transport=transport, base_url="http://127.0.0.1:8000") as http:
