@@ -15,6 +15,7 @@ from app.api.limits import RequestLimits
 from app.api.metrics import RequestMetrics, TenantsCollector
 from app.api.openapi import declare_guards
 from app.api.routes import admin, chat, conversations, health, memories, openai
+from app.api.routes.ui import mount_ui
 from app.mcp.server import build_mcp_server, mcp_session
 from app.metrics import Metrics
 from app.settings import Settings
@@ -101,4 +102,5 @@ def create_app(
     declare_guards(app, settings)
     mount_mcp(app, mcp, settings.host)
     app.state.mcp = mcp
+    mount_ui(app)
     return app

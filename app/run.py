@@ -138,6 +138,8 @@ Mnemo is ready at {url}  (API docs: {url}/docs, llama.cpp: {settings.llm_url}{em
   curl -N {url}/chat -H 'Content-Type: application/json'{key} \\
        -d '{{"conversation_id": "demo", "message": "Hi! My name is Ada."}}'
 
+  The web page: {url}/ui/
+
 Press Ctrl-C to stop.
 """
 

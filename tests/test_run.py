@@ -33,6 +33,10 @@ def flag(args: list[str], name: str) -> str:
     return args[args.index(name) + 1]
 
 
+def test_the_banner_gives_the_web_pages_address() -> None:
+    assert "The web page: http://127.0.0.1:8123/ui/" in run.banner(make(port=8123))
+
+
 def test_the_two_servers_listen_on_their_own_ports_with_their_own_threads(tmp_path: Path) -> None:
     settings = make(
         embedder="nomic", llama_port=9001, llama_threads=2, embedder_port=9002, embedder_threads=1
