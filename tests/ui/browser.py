@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -21,7 +22,14 @@ ARGS = [
 ]
 DESKTOP = {"width": 1280, "height": 860}
 PHONE = {"width": 390, "height": 844}
-SHOTS = Path(__file__).resolve().parents[2] / "docs" / "ui"
+# The README's screenshots are refreshed on request (MNEMO_UI_SCREENSHOTS=1), so a test run leaves
+# the working tree as it was; otherwise they are taken all the same, into a temporary folder.
+README_SHOTS = Path(__file__).resolve().parents[2] / "docs" / "ui"
+SHOTS = (
+    README_SHOTS
+    if os.environ.get("MNEMO_UI_SCREENSHOTS") == "1"
+    else Path(tempfile.gettempdir()) / "mnemo-ui-screenshots"
+)
 
 
 def require_chromium() -> None:
@@ -48,7 +56,7 @@ def chromium() -> Iterator[Browser]:
 
 
 def screenshot(page: Page, name: str) -> None:
-    """The page as the README shows it: docs/ui/<name>.png."""
+    """The page as the README shows it: docs/ui/<name>.png (with MNEMO_UI_SCREENSHOTS=1)."""
     SHOTS.mkdir(parents=True, exist_ok=True)
     page.evaluate("document.getElementById('toasts')?.replaceChildren()")  # passing notices, not the view
     page.screenshot(path=SHOTS / f"{name}.png", full_page=True)
