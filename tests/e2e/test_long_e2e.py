@@ -113,7 +113,15 @@ async def test_fifty_turns_of_extraction_never_cut_a_reply_off(
     small_model_path: Path, tmp_path: Path
 ) -> None:
     llama = start_llama(small_model_path, tmp_path, ctx=4096, slots=2)
-    mnemo = MnemoProcess(tmp_path, llama.url, MNEMO_REPLY_TOKENS="16", MNEMO_EXTRACTION_ENABLED="true")
+    # Every turn's extraction must run here: 50 turns arrive faster than extraction follows, and past
+    # MNEMO_EXTRACTION_MAX_QUEUED (32 by default, tested on its own) a turn's job would be dropped.
+    mnemo = MnemoProcess(
+        tmp_path,
+        llama.url,
+        MNEMO_REPLY_TOKENS="16",
+        MNEMO_EXTRACTION_ENABLED="true",
+        MNEMO_EXTRACTION_MAX_QUEUED="64",
+    )
     mnemo.start()
     try:
         async with httpx.AsyncClient(base_url=mnemo.url, timeout=300) as client:
