@@ -16,18 +16,7 @@ from app.main import create_app
 from app.settings import Settings
 from app.tenancy import Tenancy
 from app.wiring import Services
-
-MCP_HEADERS = {"accept": "application/json, text/event-stream", "content-type": "application/json"}
-INITIALIZE = {
-    "jsonrpc": "2.0",
-    "id": 1,
-    "method": "initialize",
-    "params": {
-        "protocolVersion": "2025-03-26",
-        "capabilities": {},
-        "clientInfo": {"name": "test", "version": "0"},
-    },
-}
+from tests.mcp_http import INITIALIZE, MCP_HEADERS
 
 
 @asynccontextmanager

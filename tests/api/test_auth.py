@@ -22,19 +22,9 @@ from app.settings import Settings
 from app.tenancy import Tenancy
 from app.tenants.registry import Registry
 from app.wiring import Services
+from tests.mcp_http import INITIALIZE, MCP_HEADERS
 
 ADMIN = "admin-key-for-tests-0123456789"
-MCP_HEADERS = {"accept": "application/json, text/event-stream", "content-type": "application/json"}
-INITIALIZE = {
-    "jsonrpc": "2.0",
-    "id": 1,
-    "method": "initialize",
-    "params": {
-        "protocolVersion": "2025-03-26",
-        "capabilities": {},
-        "clientInfo": {"name": "t", "version": "0"},
-    },
-}
 
 
 def auth(key: str) -> dict[str, str]:

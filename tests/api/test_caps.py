@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import json
 from collections.abc import AsyncIterator
-from pathlib import Path
 
 import httpx
 import pytest
@@ -22,17 +21,10 @@ from tests.fakes import FakeLLM
 
 
 @pytest.fixture
-def settings(tmp_path: Path) -> Settings:
-    return Settings(
-        _env_file=None,  # type: ignore[call-arg]
-        data_dir=tmp_path,
-        reply_tokens=64,
-        window_max_turns=6,
-        window_min_turns=2,
-        summary_every=2,
-        max_stored_turns=5,
-        max_stored_memories=2,
-        extraction_enabled=False,
+def settings(settings: Settings) -> Settings:
+    """The shared test settings with caps small enough to reach."""
+    return settings.model_copy(
+        update={"max_stored_turns": 5, "max_stored_memories": 2, "extraction_enabled": False}
     )
 
 

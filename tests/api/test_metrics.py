@@ -14,6 +14,7 @@ from app.tenancy import Tenancy
 from app.wiring import Services
 from tests.api.test_isolation import As, behind_the_keys
 from tests.fakes import FakeLLM
+from tests.mcp_http import MCP_HEADERS
 
 
 async def scrape(client: httpx.AsyncClient) -> list[Sample]:
@@ -143,6 +144,5 @@ async def test_each_app_counts_only_its_own_traffic(settings: Settings, services
 
 
 async def test_a_route_mounted_from_another_app_is_labelled_by_its_path(client: httpx.AsyncClient) -> None:
-    headers = {"accept": "application/json, text/event-stream", "content-type": "application/json"}
-    await client.post("/mcp", headers=headers, content=b"{}")  # a bad MCP message: counted all the same
+    await client.post("/mcp", headers=MCP_HEADERS, content=b"{}")  # a bad MCP message: counted all the same
     assert value(await scrape(client), "mnemo_http_requests_total", route="/mcp") == 1

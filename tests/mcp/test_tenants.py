@@ -21,10 +21,9 @@ from app.mcp.server import tenant_of
 from app.settings import Settings
 from app.tenancy import Tenancy
 from app.tenants.registry import Registry
+from tests.mcp_http import INITIALIZE, MCP_HEADERS
 
 ADMIN = "admin-key-for-tests-0123456789"
-HEADERS = {"accept": "application/json, text/event-stream", "content-type": "application/json"}
-INFO = {"name": "t", "version": "0"}
 SEARCH = {
     "jsonrpc": "2.0",
     "id": 2,
@@ -42,10 +41,6 @@ def test_the_tenant_comes_from_the_http_request_else_the_default() -> None:
     assert tenant_of(context(SimpleNamespace(state=SimpleNamespace(tenant="ada"))), "solo") == "ada"
     with pytest.raises(ToolError, match="no tenant"):
         tenant_of(context(SimpleNamespace(state=SimpleNamespace())), "solo")
-
-
-def rpc(id: int, method: str, params: dict[str, Any]) -> dict[str, Any]:
-    return {"jsonrpc": "2.0", "id": id, "method": method, "params": params}
 
 
 def result_of(response: httpx.Response) -> dict[str, Any]:
@@ -71,9 +66,8 @@ def asked(monkeypatch: pytest.MonkeyPatch) -> list[str]:
 
 async def search_over_http(http: httpx.AsyncClient, key: dict[str, str]) -> dict[str, str]:
     """Open an MCP session over HTTP with these headers and call memory-search; the session's header."""
-    headers = {**HEADERS, **key}
-    init = rpc(1, "initialize", {"protocolVersion": "2025-03-26", "capabilities": {}, "clientInfo": INFO})
-    opened = await http.post("/mcp", json=init, headers=headers)
+    headers = {**MCP_HEADERS, **key}
+    opened = await http.post("/mcp", json=INITIALIZE, headers=headers)
     assert opened.status_code == 200
     session = {"mcp-session-id": opened.headers["mcp-session-id"]}
     note = {"jsonrpc": "2.0", "method": "notifications/initialized"}
@@ -100,10 +94,10 @@ async def test_tool_calls_over_http_ask_for_the_keys_tenant(
             await search_over_http(http, keys["bob"])
             assert asked == ["ada", "bob"]
             # The session id alone is nothing: without the key the same session is refused.
-            stolen = await http.post("/mcp", json=SEARCH, headers={**HEADERS, **session})
+            stolen = await http.post("/mcp", json=SEARCH, headers={**MCP_HEADERS, **session})
             assert stolen.status_code == 401
             # Another tenant's key on ada's session acts as that tenant, never as ada.
-            crossed = await http.post("/mcp", json=SEARCH, headers={**HEADERS, **session, **keys["bob"]})
+            crossed = await http.post("/mcp", json=SEARCH, headers={**MCP_HEADERS, **session, **keys["bob"]})
             assert crossed.status_code == 200
             assert asked == ["ada", "bob", "bob"]
 
