@@ -8,7 +8,9 @@ from collections import Counter, deque
 from collections.abc import Coroutine
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, Protocol
+
+from cachetools import LRUCache
 
 log = logging.getLogger("mnemo.jobs")
 
@@ -75,16 +77,28 @@ class Background:
         await asyncio.gather(*list(self._tasks), return_exceptions=True)
 
 
+OWED = 10_000  # refused jobs remembered across tenants; past it the oldest wait for their next scheduling
+
+
+class Debtor(Protocol):
+    """A scheduler the backlog owes work: `resume` starts the job for `key` if it still can."""
+
+    def resume(self, key: str) -> None: ...
+
+
 class Backlog:
     """A cap on background jobs queued or running, shared by every tenant's scheduler of one kind.
 
     Each tenant has its own schedulers (its own conversations and memories), but the model and
     the cores are shared, so how much background work may wait is counted once for all. Also
-    counts, across tenants, the jobs refused for the cap and those that failed.
+    counts, across tenants, the jobs refused for the cap and those that failed, and remembers
+    the refused jobs a scheduler asks it to (`owe`): when a job ends, the longest-owed one of
+    any tenant takes the room.
     """
 
-    def __init__(self, limit: int) -> None:
+    def __init__(self, limit: int, owed: int = OWED) -> None:
         self.limit = max(limit, 1)
+        self._owed: LRUCache[tuple[Debtor, str], None] = LRUCache(maxsize=max(owed, 1))
         self.held = 0  # jobs queued or running now
         self.started = 0
         self.dropped = 0
@@ -101,4 +115,28 @@ class Backlog:
         return True
 
     def give(self) -> None:
+        """A job ended: its room goes back, and the longest-owed jobs (any tenant's) may take it."""
         self.held = max(self.held - 1, 0)
+        while self._owed and self.held < self.limit:
+            (debtor, key), _ = self._owed.popitem()  # the least recently owed
+            debtor.resume(key)  # takes the room, unless that job runs already or its scheduler closed
+
+    def owe(self, debtor: Debtor, key: str) -> None:
+        """Remember a job the cap refused, to `debtor.resume(key)` when room frees."""
+        self._owed[(debtor, key)] = None
+
+    def settle(self, debtor: Debtor, key: str) -> bool:
+        """Forget an owed job (it runs now some other way); whether it was owed."""
+        return self._owed.pop((debtor, key), False) is None
+
+    def owes(self, debtor: Debtor, key: str) -> bool:
+        return (debtor, key) in self._owed
+
+    def owed_to(self, debtor: Debtor) -> int:
+        """How many of the owed jobs are this scheduler's."""
+        return sum(1 for owner, _ in self._owed if owner is debtor)
+
+    def forget(self, debtor: Debtor) -> None:
+        """Forget every job owed to a scheduler that closes."""
+        for entry in [entry for entry in self._owed if entry[0] is debtor]:
+            del self._owed[entry]

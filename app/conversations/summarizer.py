@@ -20,7 +20,6 @@ from dataclasses import dataclass
 from typing import Protocol
 
 import anyio
-from cachetools import LRUCache
 
 from app.conversations import hierarchy
 from app.conversations.history import History
@@ -170,9 +169,6 @@ class Summarizer:
         return taken
 
 
-OWED = 10_000  # owed conversation ids kept; past it the oldest wait for their next stored turn
-
-
 @dataclass(frozen=True)
 class QueueDepth:
     """Summary jobs now: waiting for the lane, folding, refused since start for the global cap, and owed.
@@ -193,7 +189,8 @@ class SummaryScheduler:
     Bounded: a scheduling runs at most `per_conversation` folds, and at most `max_queued`
     conversations are queued or running; past that a conversation is dropped (counted) and
     owed: its id waits (at most `owed` ids, the oldest forgotten first) until a job ends and
-    leaves room, or until its next prompt asks for it (`needed`). Folds take the traffic
+    leaves room (the backlog keeps the owed ids of all tenants, at most 10,000, and gives
+    the room to the longest-owed), or until its next prompt asks for it (`needed`). Folds take the traffic
     lane, so chat replies and imports go first. `after` runs when a conversation's
     background work is done (the service trims the heap there, off the hot path).
     """
@@ -207,7 +204,6 @@ class SummaryScheduler:
         per_conversation: int = 2,
         max_queued: int = 8,
         backlog: Backlog | None = None,
-        owed: int = OWED,
     ) -> None:
         self._summarizer = summarizer
         self._after = after
@@ -219,7 +215,6 @@ class SummaryScheduler:
         self._folding: set[str] = set()
         self._background = Background()
         self._again: set[str] = set()
-        self._owed: LRUCache[str, None] = LRUCache(maxsize=max(owed, 1))
         self._closed = False
         self.failures = 0
         self.written = 0
@@ -236,7 +231,10 @@ class SummaryScheduler:
         """How many conversations wait for the lane, how many fold now, how many the cap dropped."""
         folding = len(self._folding)
         return QueueDepth(
-            queued=len(self._running) - folding, running=folding, dropped=self.dropped, owed=len(self._owed)
+            queued=len(self._running) - folding,
+            running=folding,
+            dropped=self.dropped,
+            owed=self.backlog.owed_to(self),
         )
 
     def schedule(self, conversation_id: str) -> None:
@@ -246,14 +244,14 @@ class SummaryScheduler:
             return
         if not self.backlog.take():
             self.dropped += 1
-            self._owed[conversation_id] = None
+            self.backlog.owe(self, conversation_id)
             log.info("summary queue full (%d): %s is owed its folds", self.backlog.limit, conversation_id)
             return
         self._start(conversation_id)
 
     def _start(self, conversation_id: str) -> None:
         """A job for the conversation, holding its room in the backlog until it ends."""
-        self._owed.pop(conversation_id, None)
+        self.backlog.settle(self, conversation_id)
         task = self._background.start(self._run(conversation_id), name=f"summary:{conversation_id}")
         task.add_done_callback(lambda _: self._ended())  # also when cancelled before it began
         self._running[conversation_id] = task
@@ -264,18 +262,18 @@ class SummaryScheduler:
         Waits for the lane like any fold (after the replies in flight and the background
         fold being written); a failure is recorded and the prompt is built without it.
         """
-        if conversation_id not in self._owed or conversation_id in self._running:
+        if conversation_id in self._running or not self.backlog.settle(self, conversation_id):
             return
-        self._owed.pop(conversation_id, None)
         await self._turn(conversation_id, urgent=True)  # ahead of the queued folds a chat does not wait for
 
     def _ended(self) -> None:
-        """A job ended: its room goes back, and the longest-owed conversation may take it."""
+        """A job ended: its room goes back to the backlog, which may give it to an owed job."""
         self.backlog.give()
-        while not self._closed and self._owed and self.backlog.held < self.backlog.limit:
-            conversation_id, _ = self._owed.popitem()  # the least recently owed
-            if conversation_id not in self._running and self.backlog.take():
-                self._start(conversation_id)
+
+    def resume(self, conversation_id: str) -> None:
+        """The backlog has room for an owed conversation: its job starts, unless one runs or this closed."""
+        if not self._closed and conversation_id not in self._running and self.backlog.take():
+            self._start(conversation_id)
 
     async def _run(self, conversation_id: str) -> None:
         try:
@@ -329,5 +327,6 @@ class SummaryScheduler:
 
     async def aclose(self) -> None:
         self._closed = True
+        self.backlog.forget(self)
         await self._background.aclose()
         self._running.clear()  # a task cancelled before its first step never ran its `finally`

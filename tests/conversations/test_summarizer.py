@@ -11,6 +11,7 @@ from app.conversations.models import Summary, Turn
 from app.conversations.recorder import Recorder
 from app.conversations.store import ChromaStore
 from app.conversations.summarizer import QueueDepth, Summarizer, SummaryScheduler
+from app.jobs import Backlog
 from app.llm.tokens import TokenCounter
 from app.llm.traffic import Reply, Traffic
 from app.prompt.builder import PromptContext
@@ -203,9 +204,15 @@ def history_of(n: int, cid: str) -> list[NewMessage]:
 
 
 def lazy_parts(
-    llm: FakeLLM, lookback: int = 64, per_conversation: int = 2, max_queued: int = 8
+    llm: FakeLLM,
+    lookback: int = 64,
+    per_conversation: int = 2,
+    max_queued: int = 8,
+    traffic: Traffic | None = None,
+    backlog: Backlog | None = None,
 ) -> tuple[Turns, SummaryScheduler, Traffic]:
-    turns, traffic = Turns(), Traffic()
+    """A tenant's turns and scheduler; given another tenant's traffic and backlog, it shares them."""
+    turns, traffic = Turns(), traffic or Traffic()
     summarizer = Summarizer(
         turns,  # type: ignore[arg-type]
         HashEmbedder(),
@@ -219,7 +226,11 @@ def lazy_parts(
         traffic=traffic,
     )
     scheduler = SummaryScheduler(
-        summarizer, traffic=traffic, per_conversation=per_conversation, max_queued=max_queued
+        summarizer,
+        traffic=traffic,
+        per_conversation=per_conversation,
+        max_queued=max_queued,
+        backlog=backlog,
     )
     return turns, scheduler, traffic
 
@@ -425,18 +436,7 @@ async def test_a_reply_that_starts_while_a_fold_reads_its_turns_still_goes_befor
 async def test_schedulers_sharing_a_backlog_are_capped_together(llm: FakeLLM) -> None:
     """Each tenant has its scheduler; the cap on queued conversations counts all tenants at once."""
     ada_turns, ada, traffic = lazy_parts(llm, max_queued=3)
-    bob_turns, _, _ = lazy_parts(llm)
-    bob = SummaryScheduler(ada._summarizer, traffic=traffic, backlog=ada.backlog)
-    bob._summarizer = Summarizer(
-        bob_turns,  # type: ignore[arg-type]
-        HashEmbedder(),
-        llm,
-        TokenCounter(llm),
-        every=5,
-        keep=4,
-        max_tokens=64,
-        traffic=traffic,
-    )
+    bob_turns, bob, _ = lazy_parts(llm, traffic=traffic, backlog=ada.backlog)
     reply = traffic.enter()
     for n in range(2):
         await Recorder(ada_turns, ada).append(f"c{n}", history_of(20, f"c{n}"))  # type: ignore[arg-type]
@@ -446,3 +446,32 @@ async def test_schedulers_sharing_a_backlog_are_capped_together(llm: FakeLLM) ->
     traffic.leave(reply)
     await asyncio.wait_for(asyncio.gather(ada.drain(), bob.drain()), 10)
     assert ada.backlog.held == 0
+
+
+async def test_a_job_that_ends_gives_its_room_to_another_tenants_owed_conversation(llm: FakeLLM) -> None:
+    """The owed conversations are kept with the shared cap: bob's waits for ada's job, not for one of his."""
+    ada_turns, ada, traffic = lazy_parts(llm, max_queued=1)
+    bob_turns, bob, _ = lazy_parts(llm, traffic=traffic, backlog=ada.backlog)
+    reply = traffic.enter()
+    await Recorder(ada_turns, ada).append("c0", history_of(20, "c0"))  # type: ignore[arg-type]
+    await Recorder(bob_turns, bob).append("c0", history_of(20, "c0"))  # type: ignore[arg-type]
+    assert (ada.queue.queued, ada.queue.owed, bob.queue.queued, bob.queue.owed) == (1, 0, 0, 1)
+    traffic.leave(reply)
+    await asyncio.wait_for(ada.drain(), 10)  # ada's job ends: bob's owed conversation takes its room
+    await asyncio.wait_for(bob.drain(), 10)
+    assert bob_turns.summaries["c0"] and bob.queue.owed == 0 and ada.backlog.held == 0
+
+
+async def test_a_closed_schedulers_owed_conversations_are_not_started_by_another_tenants_job(
+    llm: FakeLLM,
+) -> None:
+    ada_turns, ada, traffic = lazy_parts(llm, max_queued=1)
+    bob_turns, bob, _ = lazy_parts(llm, traffic=traffic, backlog=ada.backlog)
+    reply = traffic.enter()
+    await Recorder(ada_turns, ada).append("c0", history_of(20, "c0"))  # type: ignore[arg-type]
+    await Recorder(bob_turns, bob).append("c0", history_of(20, "c0"))  # type: ignore[arg-type]
+    await bob.aclose()  # bob's tenant is evicted from the cache
+    assert ada.backlog.owed_to(bob) == 0
+    traffic.leave(reply)
+    await asyncio.wait_for(ada.drain(), 10)
+    assert bob.busy == 0 and "c0" not in bob_turns.summaries and ada.backlog.held == 0
