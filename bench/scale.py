@@ -6,8 +6,11 @@ Parts (`--parts`, all by default, run in this order on one Mnemo with a fresh da
   on one slot of 2) send a chat turn at once, `--rounds` times. Each round the
   same message lists (Mnemo's own, from POST /conversations/{id}/context) go straight to llama.cpp's
   /v1/chat/completions without a slot (llama.cpp takes any free one), and the turns go through Mnemo's
-  /chat; which goes first alternates, and llama.cpp is idle before each. Aggregate completion tokens/s
-  each way and their ratio.
+  /chat; which goes first alternates, and both servers are idle before each. The direct requests go to
+  a second llama-server with the same flags (never computing while the other does): llama.cpp keeps
+  recent prompts in RAM (`--cache-ram`), so on one server whichever arm went second would find its
+  prompts already evaluated by the first. Each server sees only its own arm's earlier rounds, as it
+  would serving that arm alone. Aggregate completion tokens/s each way and their ratio.
 * import: the raw embedder (app.storage.backends.open_embedder, in this process, Mnemo idle) on the
   contextual texts Mnemo embeds (history.contextual_text), then the same turns through Mnemo's import
   API: `--conversations` conversations of `--turns` LoCoMo turns (cycled, varied ids), streamed as NDJSON
@@ -291,15 +294,19 @@ async def timed_round(turns: list[Any]) -> tuple[float, int]:
 
 
 async def concurrency(
-    mnemo: httpx.AsyncClient, llama: httpx.AsyncClient, llama_url: str, args: argparse.Namespace
+    mnemo: httpx.AsyncClient, llama_url: str, direct_url: str, args: argparse.Namespace
 ) -> dict[str, Any]:
+    """`llama_url` serves Mnemo; `direct_url`, a twin, the same requests sent straight to llama.cpp."""
     # Random UUIDs, as clients name conversations: how they fall on the slots is up to chance.
     rng = random.Random(args.seed)
     ids = [str(uuid.UUID(int=rng.getrandbits(128), version=4)) for _ in range(args.concurrent)]
     hashed = [sum(1 for c in ids if zlib.crc32(c.encode()) % args.slots == s) for s in range(args.slots)]
     totals = {"mnemo": [0.0, 0], "direct": [0.0, 0]}
+    direct = httpx.AsyncClient(base_url=direct_url, timeout=TIMEOUT)
     # The first request after a start is slow whoever sends it: not one of the measured ones.
-    await direct_turn(llama, [{"role": "user", "content": "Hello"}], 4)
+    for server in (llama_url, direct_url):
+        async with httpx.AsyncClient(base_url=server, timeout=TIMEOUT) as warm:
+            await direct_turn(warm, [{"role": "user", "content": "Hello"}], 4)
     for r in range(args.rounds):
         said = [MESSAGES[(n + r * 3) % len(MESSAGES)] for n in range(len(ids))]
         contexts = await asyncio.gather(
@@ -312,9 +319,9 @@ async def concurrency(
         arms = ["direct", "mnemo"] if r % 2 == 0 else ["mnemo", "direct"]
         line = []
         for arm in arms:
-            await asyncio.to_thread(wait_idle, llama_url)
+            await asyncio.to_thread(wait_idle, llama_url, direct_url)
             if arm == "direct":
-                turns = [direct_turn(llama, m, args.max_tokens) for m in lists]
+                turns = [direct_turn(direct, m, args.max_tokens) for m in lists]
             else:
                 turns = [mnemo_turn(mnemo, c, m, args.max_tokens) for c, m in zip(ids, said, strict=True)]
             seconds, tokens = await timed_round(turns)
@@ -322,6 +329,7 @@ async def concurrency(
             totals[arm][1] += tokens
             line.append(f"{arm} {tokens} tok in {seconds:.2f} s ({tokens / seconds:.1f} tok/s)")
         print(f"  round {r + 1}: " + ", ".join(line), flush=True)
+    await direct.aclose()
     rate = {arm: t[1] / t[0] for arm, t in totals.items()}
     return {
         "conversations": len(ids),
@@ -511,18 +519,19 @@ def rate(measured: dict[str, Any]) -> str:
     return f"{measured['rate']} turns/s ({measured['turns']:,} in {measured['seconds']} s)"
 
 
-async def run(args: argparse.Namespace, llama_url: str, process: MnemoProcess) -> dict[str, Any]:
+async def run(
+    args: argparse.Namespace, llama_url: str, process: MnemoProcess, direct_url: str | None
+) -> dict[str, Any]:
     out: dict[str, Any] = {"args": {k: v for k, v in vars(args).items() if k != "out"}}
     mnemo = httpx.AsyncClient(base_url=process.url, timeout=TIMEOUT)
-    async with httpx.AsyncClient(base_url=llama_url, timeout=TIMEOUT) as llama:
-        try:
-            if "concurrency" in args.parts:
-                print(f"concurrency: {args.concurrent} conversations x {args.rounds} rounds", flush=True)
-                out["concurrency"] = await concurrency(mnemo, llama, llama_url, args)
-            if {"import", "context", "summaries"} & set(args.parts):
-                mnemo = await store_parts(mnemo, process, llama_url, args, out)
-        finally:
-            await mnemo.aclose()
+    try:
+        if direct_url is not None:
+            print(f"concurrency: {args.concurrent} conversations x {args.rounds} rounds", flush=True)
+            out["concurrency"] = await concurrency(mnemo, llama_url, direct_url, args)
+        if {"import", "context", "summaries"} & set(args.parts):
+            mnemo = await store_parts(mnemo, process, llama_url, args, out)
+    finally:
+        await mnemo.aclose()
     return out
 
 
@@ -564,12 +573,17 @@ def main() -> None:
         "MNEMO_LLM_TIMEOUT": "1800",  # turns queued on the slots of a busy machine are slow, not failed
     }
     mnemo = MnemoProcess(work, llama.url, **env)
+    twin = None
     try:
+        if "concurrency" in args.parts:  # the direct arm's own server (the module's docstring says why)
+            twin = start_llama(model, work, ctx=args.ctx, slots=args.slots, threads=args.llama_threads)
         mnemo.start()
-        out = asyncio.run(run(args, llama.url, mnemo))
+        out = asyncio.run(run(args, llama.url, mnemo, twin.url if twin else None))
     finally:
         mnemo.stop()
         llama.stop()
+        if twin is not None:
+            twin.stop()
     print(table(out))
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(out, indent=2))
