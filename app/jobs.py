@@ -129,9 +129,6 @@ class Backlog:
         """Forget an owed job (it runs now some other way); whether it was owed."""
         return self._owed.pop((debtor, key), False) is None
 
-    def owes(self, debtor: Debtor, key: str) -> bool:
-        return (debtor, key) in self._owed
-
     def owed_to(self, debtor: Debtor) -> int:
         """How many of the owed jobs are this scheduler's."""
         return sum(1 for owner, _ in self._owed if owner is debtor)

@@ -188,11 +188,11 @@ class SummaryScheduler:
 
     Bounded: a scheduling runs at most `per_conversation` folds, and at most `max_queued`
     conversations are queued or running; past that a conversation is dropped (counted) and
-    owed: its id waits (at most `owed` ids, the oldest forgotten first) until a job ends and
-    leaves room (the backlog keeps the owed ids of all tenants, at most 10,000, and gives
-    the room to the longest-owed), or until its next prompt asks for it (`needed`). Folds take the traffic
-    lane, so chat replies and imports go first. `after` runs when a conversation's
-    background work is done (the service trims the heap there, off the hot path).
+    owed: the shared backlog keeps its id (with every tenant's, the oldest forgotten first)
+    until a job ends and gives the room to the longest-owed, or until its next prompt asks for
+    it (`needed`). Folds take the traffic lane, so chat replies and imports go first. `after`
+    runs when a conversation's background work is done (the service trims the heap there, off
+    the hot path).
     """
 
     def __init__(
